@@ -1,0 +1,187 @@
+// The Reservation custom resource (gotel.io/v1alpha1) as TypeScript sees it.
+// The OpenAPI schema in crds/gotel.io_reservations.yaml is the contract the apiserver enforces;
+// these types mirror it. Keep both in step: test/integration/crd.test.ts applies objects built
+// from these types.
+
+export const GROUP = 'gotel.io';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+export const KIND = 'Reservation';
+export const PLURAL = 'reservations';
+
+/** A Go/Kubernetes duration string such as `90s`, `5m` or `1h30m`. */
+export type Duration = string;
+/** An instant in RFC 3339, always stored in UTC (`2026-03-28T01:30:00Z`). */
+export type Instant = string;
+
+export interface SecretKeySelector {
+  /** Name of a Secret in the Reservation's namespace. */
+  name: string;
+  /** Key inside the Secret; receivers default it to `url`. */
+  key?: string;
+}
+
+/** One place an alert goes. Exactly one of `slack` and `webhook` is set. */
+export interface NotifyTarget {
+  /** Label used in metrics and status (defaults to the receiver type). */
+  name?: string;
+  slack?: { urlSecretRef: SecretKeySelector };
+  webhook?: { urlSecretRef: SecretKeySelector };
+}
+
+export interface MaintenanceWindow {
+  /** Cron expression (5 fields or a macro) at which the window opens. */
+  schedule: string;
+  /** How long the window stays open. */
+  duration: Duration;
+  /** IANA zone of the window's schedule; defaults to the Reservation's timeZone. */
+  timeZone?: string;
+}
+
+export interface JobRef {
+  kind: 'CronJob' | 'Job';
+  name: string;
+}
+
+export interface ReservationSpec {
+  schedule?: string;
+  every?: Duration;
+  timeZone?: string;
+  grace?: Duration;
+  maxRuntime?: Duration;
+  minRuntime?: Duration;
+  failureThreshold?: number;
+  recoveryThreshold?: number;
+  owner?: string;
+  alertMessage?: string;
+  notify?: NotifyTarget[];
+  renotifyInterval?: Duration;
+  suspend?: boolean;
+  snoozeUntil?: Instant;
+  maintenanceWindows?: MaintenanceWindow[];
+  jobRef?: JobRef;
+}
+
+export const SIGNALS = ['start', 'success', 'fail', 'log'] as const;
+export type Signal = (typeof SIGNALS)[number];
+
+/** One check-in as stored in status. `time` is the server's clock when it was received. */
+export interface Checkin {
+  time: Instant;
+  signal: Signal;
+  runId?: string;
+  exitCode?: number;
+  durationSeconds?: number;
+  message?: string;
+  /** Where it came from: `http`, `cli`, `sidecar`, `job`, `gotel-api`. */
+  source?: string;
+}
+
+export const STATES = [
+  'Pending',
+  'Healthy',
+  'Running',
+  'Late',
+  'Missed',
+  'Overrun',
+  'Failed',
+  'TooFast',
+  'Snoozed',
+  'Suspended',
+  'Invalid',
+] as const;
+export type State = (typeof STATES)[number];
+
+/** metav1.Condition. */
+export interface Condition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  reason: string;
+  message: string;
+  observedGeneration?: number;
+  lastTransitionTime: Instant;
+}
+
+/** A run that sent `start` and has not ended yet. */
+export interface RunningRun {
+  runId?: string;
+  startTime: Instant;
+}
+
+/**
+ * One alert notification waiting to be sent or already sent: the outbox. A transition is written
+ * here before any receiver is called and marked delivered after, so a restart neither loses nor
+ * repeats it.
+ */
+export interface OutboxEntry {
+  id: string;
+  /** `alert` on an alerting transition, `renotify` for a repeat, `recovery` when resolved. */
+  kind: 'alert' | 'renotify' | 'recovery';
+  reason: string;
+  /** The instant the condition began (deadline, failure time): alert latency is measured from it. */
+  dueTime: Instant;
+  createdTime: Instant;
+  message?: string;
+  deliveredTime?: Instant;
+  attempts?: number;
+  lastError?: string;
+  /** Set when a receiver refused for good (e.g. Slack `no_service`): no more retries. */
+  failedPermanently?: boolean;
+}
+
+export interface AlertStatus {
+  firing: boolean;
+  reason?: string;
+  since?: Instant;
+  lastNotifiedTime?: Instant;
+  notifications?: number;
+  resolvedTime?: Instant;
+  outbox?: OutboxEntry[];
+}
+
+export interface ReservationStatus {
+  observedGeneration?: number;
+  state?: State;
+  conditions?: Condition[];
+  lastCheckin?: Checkin;
+  lastStartTime?: Instant;
+  lastSuccessTime?: Instant;
+  lastFailureTime?: Instant;
+  nextExpectedTime?: Instant;
+  deadline?: Instant;
+  checkins?: number;
+  consecutiveFailures?: number;
+  consecutiveSuccesses?: number;
+  running?: RunningRun[];
+  recent?: Checkin[];
+  alert?: AlertStatus;
+}
+
+export interface ObjectMeta {
+  name: string;
+  namespace?: string;
+  uid?: string;
+  generation?: number;
+  resourceVersion?: string;
+  creationTimestamp?: Instant | Date;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+
+export interface Reservation {
+  apiVersion: typeof API_VERSION;
+  kind: typeof KIND;
+  metadata: ObjectMeta;
+  spec: ReservationSpec;
+  status?: ReservationStatus;
+}
+
+/** Bounds the CRD enforces; the writers keep status within them. */
+export const LIMITS = {
+  recentCheckins: 20,
+  runningRuns: 10,
+  outboxEntries: 20,
+  messageBytes: 10_240,
+  notifyTargets: 10,
+  maintenanceWindows: 10,
+} as const;
