@@ -4,6 +4,7 @@ import { defineConfig } from 'vitest/config';
 // planes started once per run by test/integration/global-setup.ts.
 export default defineConfig({
   test: {
+    reporters: ['default', './test/summary-reporter.ts'],
     projects: [
       {
         test: {
