@@ -1,0 +1,93 @@
+// A small REST client for the hot paths (status reads and writes, check-ins).
+//
+// Why not @kubernetes/client-node's generated APIs here: 2.0.1 builds a new undici Agent, so a new
+// TLS connection, for every request (measured: 62-139 status patches/s against 550-585/s over one
+// reused keep-alive connection). This client keeps one keep-alive connection pool per KubeConfig
+// and takes credentials from the KubeConfig on every request (tokens may rotate).
+import type { KubeConfig } from '@kubernetes/client-node';
+import { Agent, request, type RequestOptions } from 'node:https';
+import { request as httpRequest, Agent as HttpAgent } from 'node:http';
+
+export class KubeApiError extends Error {
+  readonly code: number;
+  readonly reason: string;
+  readonly body: unknown;
+  constructor(code: number, reason: string, message: string, body: unknown) {
+    super(message);
+    this.name = 'KubeApiError';
+    this.code = code;
+    this.reason = reason;
+    this.body = body;
+  }
+}
+
+/** True when the apiserver could not be reached at all (as opposed to answering with an error). */
+export function isUnreachable(err: unknown): boolean {
+  return !(err instanceof KubeApiError) || err.code >= 500 || err.code === 429;
+}
+
+export interface RestRequest {
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  path: string;
+  body?: unknown;
+  contentType?: string;
+  timeoutMs?: number;
+}
+
+export class KubeRest {
+  readonly server: string;
+  private readonly kc: KubeConfig;
+  private readonly httpsAgent = new Agent({ keepAlive: true, maxSockets: 8 });
+  private readonly httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 8 });
+
+  constructor(kc: KubeConfig) {
+    const cluster = kc.getCurrentCluster();
+    if (!cluster) throw new Error('the kubeconfig has no current cluster');
+    this.kc = kc;
+    this.server = cluster.server.replace(/\/$/, '');
+  }
+
+  async request<T>(req: RestRequest): Promise<T> {
+    const url = new URL(this.server + req.path);
+    const options: RequestOptions = {
+      method: req.method,
+      headers: { Accept: 'application/json' },
+      agent: url.protocol === 'https:' ? this.httpsAgent : this.httpAgent,
+      timeout: req.timeoutMs ?? 30_000,
+    };
+    await this.kc.applyToHTTPSOptions(options);
+    const payload = req.body === undefined ? undefined : JSON.stringify(req.body);
+    if (payload !== undefined) {
+      options.headers = { ...options.headers, 'Content-Type': req.contentType ?? 'application/json', 'Content-Length': Buffer.byteLength(payload) };
+    }
+    const send = url.protocol === 'https:' ? request : httpRequest;
+    return new Promise<T>((resolve, reject) => {
+      const r = send(url, options, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let parsed: unknown = text;
+          try {
+            parsed = text ? JSON.parse(text) : undefined;
+          } catch {
+            // not JSON: keep the text
+          }
+          const code = res.statusCode ?? 0;
+          if (code >= 200 && code < 300) return resolve(parsed as T);
+          const status = (parsed ?? {}) as { reason?: string; message?: string };
+          reject(new KubeApiError(code, status.reason ?? 'Unknown', status.message ?? `HTTP ${code} from ${req.method} ${req.path}`, parsed));
+        });
+      });
+      r.on('timeout', () => r.destroy(new Error(`timeout after ${options.timeout}ms: ${req.method} ${req.path}`)));
+      r.on('error', reject);
+      r.end(payload);
+    });
+  }
+
+  close(): void {
+    this.httpsAgent.destroy();
+    this.httpAgent.destroy();
+  }
+}
