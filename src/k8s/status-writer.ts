@@ -1,0 +1,165 @@
+// The one way GoTel writes a Reservation's status, shared by check-ins and the reconciler.
+//
+// - One write in flight per Reservation; mutations that arrive meanwhile are batched into the next
+//   write (concurrent patches to one object make the apiserver retry internally and collapse
+//   throughput, see DESIGN.md).
+// - Each write is a JSON merge patch of /status carrying metadata.resourceVersion (optimistic
+//   lock). On 409 the object is read again and the batch's mutations are applied again, so a
+//   mutation must be a pure function of the object it is given.
+// - A caller's promise resolves only after its mutation is stored: a check-in is acknowledged only
+//   once durable.
+import { API_VERSION, GROUP, PLURAL, VERSION, type Reservation, type ReservationStatus } from '../api/reservation.ts';
+import { KubeApiError, type KubeRest } from './rest.ts';
+
+/** Returns the new status, or `null` when nothing needs to change. Must not modify its input. */
+export type StatusMutation = (current: Reservation) => ReservationStatus | null;
+
+interface Pending {
+  mutation: StatusMutation;
+  resolve: (r: Reservation) => void;
+  reject: (err: unknown) => void;
+}
+
+interface KeyState {
+  queue: Pending[];
+  writing: boolean;
+  /** The object as last read or written, tried first to save a read; a 409 corrects it. */
+  latest?: Reservation;
+}
+
+export interface StatusWriterOptions {
+  /** How many times a batch is retried after 409 Conflict before its callers get the error. */
+  maxConflictRetries?: number;
+  /** Called after every successful write (metrics, logs). */
+  onWrite?: (key: string, batchSize: number) => void;
+}
+
+export function reservationPath(namespace: string, name: string, subresource = ''): string {
+  const base = `/apis/${GROUP}/${VERSION}/namespaces/${encodeURIComponent(namespace)}/${PLURAL}/${encodeURIComponent(name)}`;
+  return subresource ? `${base}/${subresource}` : base;
+}
+
+export class StatusWriter {
+  private readonly keys = new Map<string, KeyState>();
+  private readonly rest: KubeRest;
+  private readonly maxConflictRetries: number;
+  private readonly onWrite?: (key: string, batchSize: number) => void;
+
+  constructor(rest: KubeRest, options: StatusWriterOptions = {}) {
+    this.rest = rest;
+    this.maxConflictRetries = options.maxConflictRetries ?? 20;
+    this.onWrite = options.onWrite;
+  }
+
+  /** Applies `mutation` to the stored Reservation's status; resolves with the stored object. */
+  update(namespace: string, name: string, mutation: StatusMutation): Promise<Reservation> {
+    const key = `${namespace}/${name}`;
+    let state = this.keys.get(key);
+    if (!state) {
+      state = { queue: [], writing: false };
+      this.keys.set(key, state);
+    }
+    const promise = new Promise<Reservation>((resolve, reject) => state.queue.push({ mutation, resolve, reject }));
+    if (!state.writing) void this.drain(key, namespace, name, state);
+    return promise;
+  }
+
+  /** Offers a fresher copy (e.g. from an informer) to save a read before the next write. */
+  observe(reservation: Reservation): void {
+    const key = `${reservation.metadata.namespace}/${reservation.metadata.name}`;
+    const state = this.keys.get(key);
+    if (state && !state.writing && newer(reservation, state.latest)) state.latest = reservation;
+  }
+
+  private async drain(key: string, namespace: string, name: string, state: KeyState): Promise<void> {
+    state.writing = true;
+    try {
+      while (state.queue.length > 0) {
+        const batch = state.queue.splice(0, state.queue.length);
+        await this.writeBatch(namespace, name, state, batch);
+      }
+    } finally {
+      state.writing = false;
+      // Forget idle keys so memory stays bounded by what is being written.
+      if (state.queue.length === 0) this.keys.delete(key);
+      else void this.drain(key, namespace, name, state);
+    }
+  }
+
+  private async writeBatch(namespace: string, name: string, state: KeyState, batch: Pending[]): Promise<void> {
+    let current = state.latest;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        current ??= await this.rest.request<Reservation>({ method: 'GET', path: reservationPath(namespace, name) });
+        // Apply each mutation in arrival order; one that throws fails alone.
+        let working: Reservation = current;
+        const applied: Pending[] = [];
+        const failed: [Pending, unknown][] = [];
+        for (const pending of batch) {
+          try {
+            const next = pending.mutation(working);
+            if (next) working = { ...working, status: next };
+            applied.push(pending);
+          } catch (err) {
+            failed.push([pending, err]);
+          }
+        }
+        for (const [pending, err] of failed) pending.reject(err);
+        if (applied.length === 0) return;
+        let stored = current;
+        const patch = mergePatch(current.status ?? {}, working.status ?? {});
+        if (patch !== undefined) {
+          stored = await this.rest.request<Reservation>({
+            method: 'PATCH',
+            path: reservationPath(namespace, name, 'status'),
+            contentType: 'application/merge-patch+json',
+            body: { apiVersion: API_VERSION, metadata: { resourceVersion: current.metadata.resourceVersion }, status: patch },
+          });
+          this.onWrite?.(`${namespace}/${name}`, applied.length);
+        }
+        state.latest = stored;
+        for (const pending of applied) pending.resolve(stored);
+        return;
+      } catch (err) {
+        if (err instanceof KubeApiError && err.code === 409 && attempt < this.maxConflictRetries) {
+          current = undefined; // read the current version, then apply the batch again
+          continue;
+        }
+        state.latest = undefined;
+        for (const pending of batch) pending.reject(err);
+        return;
+      }
+    }
+  }
+}
+
+function newer(a: Reservation, b: Reservation | undefined): boolean {
+  if (!b) return true;
+  const ra = Number(a.metadata.resourceVersion);
+  const rb = Number(b.metadata.resourceVersion);
+  return Number.isFinite(ra) && Number.isFinite(rb) ? ra > rb : a.metadata.resourceVersion !== b.metadata.resourceVersion;
+}
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * The RFC 7386 merge patch that turns `from` into `to`: changed leaves and whole arrays, `null` for
+ * removed keys. `undefined` when they are equal.
+ */
+export function mergePatch(from: unknown, to: unknown): Json | undefined {
+  if (isObject(from) && isObject(to)) {
+    const patch: Record<string, Json> = {};
+    for (const key of Object.keys(from)) if (!(key in to) || to[key] === undefined) patch[key] = null;
+    for (const [key, value] of Object.entries(to)) {
+      if (value === undefined) continue;
+      const sub = key in from ? mergePatch(from[key], value) : (value as Json);
+      if (sub !== undefined) patch[key] = sub;
+    }
+    return Object.keys(patch).length > 0 ? patch : undefined;
+  }
+  return JSON.stringify(from) === JSON.stringify(to) ? undefined : (to as Json);
+}
