@@ -219,6 +219,7 @@ const outboxSchema: Schema = {
     attempts: count('Delivery attempts so far.'),
     lastError: text(1024, 'The last delivery error.'),
     failedPermanently: { type: 'boolean', description: 'A receiver refused for good; not retried.' },
+    deliveredTo: { type: 'array', maxItems: LIMITS.notifyTargets + 1, items: text(63, 'Receiver name.'), description: 'Receivers that already accepted it; a retry goes only to the others.' },
   },
 };
 
