@@ -1,7 +1,7 @@
 // The shared status writer against a real apiserver: concurrent mutations are all stored, batched
 // into fewer writes, and a stale copy (409 Conflict) is read again and retried, losing nothing.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { API_VERSION, GROUP, KIND, PLURAL, VERSION, type Reservation } from '../../src/api/reservation.ts';
+import { API_VERSION, GROUP, KIND, PLURAL, VERSION, type Reservation, type ReservationStatus } from '../../src/api/reservation.ts';
 import { KubeApiError, KubeRest } from '../../src/k8s/rest.ts';
 import { StatusWriter, mergePatch, reservationPath } from '../../src/k8s/status-writer.ts';
 import { clients, freshNamespace, kubeConfig } from './helpers.ts';
@@ -24,7 +24,7 @@ async function create(name: string): Promise<Reservation> {
   })) as Reservation;
 }
 
-const increment = (r: Reservation): Reservation['status'] => ({ ...r.status, checkins: (r.status?.checkins ?? 0) + 1 });
+const increment = (r: Reservation): ReservationStatus => ({ ...r.status, checkins: (r.status?.checkins ?? 0) + 1 });
 
 describe('StatusWriter', () => {
   it('stores every one of 50 concurrent mutations, in fewer writes', async () => {
