@@ -106,6 +106,36 @@ export interface Condition {
 export interface RunningRun {
   runId?: string;
   startTime: Instant;
+  /** Set once the run has been judged Overrun (it ran past maxRuntime), so it is counted once. */
+  overrun?: boolean;
+}
+
+/** How a run (or an expected run that never came) was judged. */
+export const OUTCOMES = ['Success', 'Failed', 'TooFast', 'Missed', 'Late', 'Overrun'] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+
+/** The latest judged run. */
+export interface RunResult {
+  outcome: Outcome;
+  /** When it was judged: the completion, the deadline of a missed run, start + maxRuntime. */
+  time: Instant;
+  /** The expected run it answers, when there is one. */
+  expectedTime?: Instant;
+  runId?: string;
+  exitCode?: number;
+  durationSeconds?: number;
+}
+
+/**
+ * The judge's bookkeeping, so that a restart or a second evaluation counts nothing twice.
+ */
+export interface JudgingStatus {
+  /** The schedule the expectations follow (schedule, every, timeZone, suspend), to notice a change. */
+  scheduleKey: string;
+  /** Expected runs are those after this instant: creation, or when the schedule last changed or resumed. */
+  since: Instant;
+  /** Every expected run at or before this instant has been judged. */
+  judgedThrough?: Instant;
 }
 
 /**
@@ -127,6 +157,8 @@ export interface OutboxEntry {
   lastError?: string;
   /** Set when a receiver refused for good (e.g. Slack `no_service`): no more retries. */
   failedPermanently?: boolean;
+  /** Receivers (by name) that already accepted it: a retry goes only to the others. */
+  deliveredTo?: string[];
 }
 
 export interface AlertStatus {
@@ -155,6 +187,9 @@ export interface ReservationStatus {
   running?: RunningRun[];
   recent?: Checkin[];
   alert?: AlertStatus;
+  /** The latest judged run (what `state` is derived from). */
+  lastResult?: RunResult;
+  judging?: JudgingStatus;
 }
 
 export interface ObjectMeta {
