@@ -18,5 +18,6 @@ program
   .action(async () => (await import('./start.ts')).runStart());
 
 (await import('./next.ts')).registerNext(program);
+(await import('./operator.ts')).registerOperator(program);
 
 await program.parseAsync(process.argv);

@@ -39,6 +39,8 @@ export class KubeRest {
   private readonly kc: KubeConfig;
   private readonly httpsAgent = new Agent({ keepAlive: true, maxSockets: 8 });
   private readonly httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 8 });
+  // Watches hold their connection for minutes: their own pool, so they never starve requests.
+  private readonly watchAgent = new Agent({ keepAlive: false });
 
   constructor(kc: KubeConfig) {
     const cluster = kc.getCurrentCluster();
@@ -86,7 +88,74 @@ export class KubeRest {
     });
   }
 
+  /**
+   * Streams a watch: calls `onEvent` for each JSON line until the server ends the response, the
+   * signal aborts, or `idleMs` passes with no line (a watch that goes quiet is replaced).
+   * Resolves when the stream ends; rejects on HTTP errors (KubeApiError) and network errors.
+   */
+  async watch(path: string, onEvent: (event: unknown) => void, options: { signal?: AbortSignal; idleMs?: number } = {}): Promise<void> {
+    const url = new URL(this.server + path);
+    const opts: RequestOptions = { method: 'GET', headers: { Accept: 'application/json' }, agent: url.protocol === 'https:' ? this.watchAgent : this.httpAgent };
+    await this.kc.applyToHTTPSOptions(opts);
+    const send = url.protocol === 'https:' ? request : httpRequest;
+    return new Promise<void>((resolve, reject) => {
+      let idle: NodeJS.Timeout | undefined;
+      const r = send(url, { ...opts, signal: options.signal }, (res) => {
+        const code = res.statusCode ?? 0;
+        if (code < 200 || code >= 300) {
+          let text = '';
+          res.on('data', (c: Buffer) => (text += c.toString()));
+          res.on('end', () => {
+            let status: { reason?: string; message?: string } = {};
+            try {
+              status = JSON.parse(text) as typeof status;
+            } catch {
+              // not JSON
+            }
+            reject(new KubeApiError(code, status.reason ?? 'Unknown', status.message ?? `HTTP ${code} from watch ${path}`, text));
+          });
+          return;
+        }
+        const armIdle = (): void => {
+          if (!options.idleMs) return;
+          clearTimeout(idle);
+          idle = setTimeout(() => r.destroy(new Error(`watch quiet for ${options.idleMs}ms`)), options.idleMs);
+        };
+        armIdle();
+        let partial = '';
+        res.on('data', (chunk: Buffer) => {
+          armIdle();
+          const lines = (partial + chunk.toString('utf8')).split('\n');
+          partial = lines.pop() ?? '';
+          for (const line of lines) {
+            if (!line.trim()) continue;
+            try {
+              onEvent(JSON.parse(line));
+            } catch (err) {
+              r.destroy(err as Error);
+              return;
+            }
+          }
+        });
+        res.on('end', () => {
+          clearTimeout(idle);
+          resolve();
+        });
+        res.on('error', (err) => {
+          clearTimeout(idle);
+          reject(err);
+        });
+      });
+      r.on('error', (err) => {
+        clearTimeout(idle);
+        reject(err);
+      });
+      r.end();
+    });
+  }
+
   close(): void {
+    this.watchAgent.destroy();
     this.httpsAgent.destroy();
     this.httpAgent.destroy();
   }

@@ -1,0 +1,46 @@
+// Kubernetes Events (core/v1) on a Reservation, so `kubectl describe rsv` and `kubectl get events`
+// show each transition. Best effort: a failed Event is logged, never fails a reconcile.
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import { API_VERSION, KIND, type Reservation } from '../api/reservation.ts';
+import type { KubeRest } from './rest.ts';
+
+export interface EventRecorder {
+  record(reservation: Reservation, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void>;
+}
+
+export function createEventRecorder(rest: KubeRest, identity: string, logger: Logger): EventRecorder {
+  return {
+    async record(reservation, type, reason, message) {
+      const namespace = reservation.metadata.namespace ?? 'default';
+      const now = new Date().toISOString();
+      const body = {
+        apiVersion: 'v1',
+        kind: 'Event',
+        metadata: { name: `${reservation.metadata.name}.${Date.now().toString(16)}${randomBytes(3).toString('hex')}`, namespace },
+        involvedObject: {
+          apiVersion: API_VERSION,
+          kind: KIND,
+          name: reservation.metadata.name,
+          namespace,
+          uid: reservation.metadata.uid,
+          resourceVersion: reservation.metadata.resourceVersion,
+        },
+        reason,
+        message: message.slice(0, 1024),
+        type,
+        source: { component: 'gotel' },
+        reportingComponent: 'gotel.io/operator',
+        reportingInstance: identity.slice(0, 128),
+        firstTimestamp: now,
+        lastTimestamp: now,
+        count: 1,
+      };
+      try {
+        await rest.request({ method: 'POST', path: `/api/v1/namespaces/${encodeURIComponent(namespace)}/events`, body });
+      } catch (err) {
+        logger.warn({ reservation: `${namespace}/${reservation.metadata.name}`, reason, err: (err as Error).message }, 'event not recorded');
+      }
+    },
+  };
+}

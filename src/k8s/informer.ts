@@ -1,0 +1,186 @@
+// A list+watch cache of one kind of object, written for GoTel instead of client-node's informer,
+// whose pitfalls DESIGN.md lists (it stops for good on most watch errors, and start() resolves
+// even when the first list failed). This one:
+// - lists, then watches from the list's resourceVersion with bookmarks;
+// - re-lists on 410 Gone, re-watches when the server ends a watch, restarts with backoff on any
+//   other error, and replaces a watch that has gone quiet (no event, no bookmark) for too long;
+// - reports `synced` only after a successful list, so /readyz can reflect it;
+// - calls `onChange(key)` for every object that appeared, changed or vanished: callbacks only
+//   enqueue, never do work (they are not awaited).
+import type { Logger } from 'pino';
+import { silentLogger } from '../log.ts';
+import type { KubeRest } from './rest.ts';
+import { KubeApiError } from './rest.ts';
+
+export interface KubeObject {
+  metadata: { name?: string; namespace?: string; resourceVersion?: string; uid?: string };
+}
+
+interface ListResponse<T> {
+  metadata: { resourceVersion: string };
+  items: T[];
+}
+
+interface WatchEvent<T> {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+  object: T & { code?: number; message?: string };
+}
+
+export interface InformerOptions {
+  /** The collection's path, e.g. /apis/gotel.io/v1alpha1/reservations or a namespaced one. */
+  path: string;
+  onChange: (key: string) => void;
+  logger?: Logger;
+  /** A watch that shows nothing (not even a bookmark) for this long is replaced. */
+  idleMs?: number;
+  /** Asked of the server per watch; it ends the watch after about this long. */
+  watchTimeoutSeconds?: number;
+  maxBackoffMs?: number;
+}
+
+export function keyOf(obj: KubeObject): string {
+  return obj.metadata.namespace ? `${obj.metadata.namespace}/${obj.metadata.name}` : (obj.metadata.name ?? '');
+}
+
+export class Informer<T extends KubeObject> {
+  private readonly cache = new Map<string, T>();
+  private readonly rest: KubeRest;
+  private readonly options: Required<Omit<InformerOptions, 'logger'>> & { logger: Logger };
+  private abort = new AbortController();
+  private running = false;
+  private loop?: Promise<void>;
+  private syncedOnce = false;
+  private syncWaiters: (() => void)[] = [];
+  /** Restarts since start, for health reporting and tests. */
+  restarts = 0;
+
+  constructor(rest: KubeRest, options: InformerOptions) {
+    this.rest = rest;
+    this.options = { idleMs: 5 * 60_000, watchTimeoutSeconds: 240, maxBackoffMs: 30_000, logger: silentLogger, ...options };
+  }
+
+  get synced(): boolean {
+    return this.syncedOnce && this.running;
+  }
+
+  get(key: string): T | undefined {
+    return this.cache.get(key);
+  }
+
+  list(): T[] {
+    return [...this.cache.values()];
+  }
+
+  keys(): string[] {
+    return [...this.cache.keys()];
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.abort = new AbortController();
+    this.loop = this.run();
+  }
+
+  /** Resolves once the first list has succeeded (or rejects after timeoutMs). */
+  waitForSync(timeoutMs = 60_000): Promise<void> {
+    if (this.syncedOnce) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`informer for ${this.options.path} not synced after ${timeoutMs}ms`)), timeoutMs);
+      this.syncWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.abort.abort();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    let backoff = 250;
+    let resourceVersion: string | undefined;
+    while (this.running) {
+      try {
+        if (!resourceVersion) resourceVersion = await this.relist();
+        backoff = 250;
+        resourceVersion = await this.watchFrom(resourceVersion);
+      } catch (err) {
+        if (!this.running) break;
+        if (err instanceof KubeApiError && err.code === 410) {
+          resourceVersion = undefined; // too old: list again
+          continue;
+        }
+        this.restarts++;
+        this.options.logger.warn({ path: this.options.path, err: (err as Error).message, backoffMs: backoff }, 'informer restarting');
+        resourceVersion = undefined;
+        await this.sleep(backoff);
+        backoff = Math.min(backoff * 2, this.options.maxBackoffMs);
+      }
+    }
+  }
+
+  private async relist(): Promise<string> {
+    const list = await this.rest.request<ListResponse<T>>({ method: 'GET', path: this.options.path });
+    const seen = new Set<string>();
+    for (const item of list.items) {
+      const key = keyOf(item);
+      seen.add(key);
+      const before = this.cache.get(key);
+      this.cache.set(key, item);
+      if (before?.metadata.resourceVersion !== item.metadata.resourceVersion) this.options.onChange(key);
+    }
+    for (const key of [...this.cache.keys()]) {
+      if (!seen.has(key)) {
+        this.cache.delete(key);
+        this.options.onChange(key);
+      }
+    }
+    if (!this.syncedOnce) {
+      this.syncedOnce = true;
+      for (const w of this.syncWaiters.splice(0)) w();
+    }
+    return list.metadata.resourceVersion;
+  }
+
+  /** Watches until the server ends the stream; returns the last resourceVersion seen. */
+  private async watchFrom(resourceVersion: string): Promise<string> {
+    let rv = resourceVersion;
+    const sep = this.options.path.includes('?') ? '&' : '?';
+    const path = `${this.options.path}${sep}watch=1&allowWatchBookmarks=true&resourceVersion=${encodeURIComponent(rv)}&timeoutSeconds=${this.options.watchTimeoutSeconds}`;
+    let gone: KubeApiError | undefined;
+    await this.rest.watch(
+      path,
+      (raw) => {
+        const event = raw as WatchEvent<T>;
+        if (event.type === 'ERROR') {
+          const code = event.object.code ?? 500;
+          gone = new KubeApiError(code, 'WatchError', event.object.message ?? 'watch error', event.object);
+          return;
+        }
+        if (event.object.metadata.resourceVersion) rv = event.object.metadata.resourceVersion;
+        if (event.type === 'BOOKMARK') return;
+        const key = keyOf(event.object);
+        if (event.type === 'DELETED') this.cache.delete(key);
+        else this.cache.set(key, event.object);
+        this.options.onChange(key);
+      },
+      { signal: this.abort.signal, idleMs: this.options.idleMs },
+    );
+    if (gone) throw gone;
+    return rv;
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.abort.signal.addEventListener('abort', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+}

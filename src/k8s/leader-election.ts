@@ -1,0 +1,177 @@
+// Leader election on a coordination.k8s.io/v1 Lease, as client-go does it: one replica holds the
+// Lease and renews it; the others take it over when it has not been renewed for the lease
+// duration. Expiry is judged by when *we* last saw the Lease change, on our own clock, so replicas
+// whose clocks disagree still agree on who leads. On stop the leader releases the Lease so a
+// standby takes over at once instead of waiting for it to expire.
+import type { Logger } from 'pino';
+import { silentLogger } from '../log.ts';
+import { KubeApiError, type KubeRest } from './rest.ts';
+
+export interface Lease {
+  apiVersion?: string;
+  kind?: string;
+  metadata: { name: string; namespace: string; resourceVersion?: string };
+  spec: {
+    holderIdentity?: string;
+    leaseDurationSeconds?: number;
+    acquireTime?: string;
+    renewTime?: string;
+    leaseTransitions?: number;
+  };
+}
+
+export interface LeaderElectionOptions {
+  namespace: string;
+  name: string;
+  identity: string;
+  leaseDurationMs?: number;
+  /** The leader renews this often. */
+  renewPeriodMs?: number;
+  /** A leader that could not renew for this long steps down (before others may take over). */
+  renewDeadlineMs?: number;
+  /** Standbys try to acquire this often. */
+  retryPeriodMs?: number;
+  onStartedLeading: () => void;
+  onStoppedLeading: () => void;
+  logger?: Logger;
+  now?: () => number;
+}
+
+/** Kubernetes MicroTime: RFC 3339 with exactly six fractional digits. */
+export function microTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+}
+
+export function leasePath(namespace: string, name = ''): string {
+  return `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases${name ? `/${encodeURIComponent(name)}` : ''}`;
+}
+
+export class LeaderElector {
+  private readonly rest: KubeRest;
+  private readonly o: Required<Omit<LeaderElectionOptions, 'logger' | 'now'>> & { logger: Logger; now: () => number };
+  private leading = false;
+  private running = false;
+  private timer?: NodeJS.Timeout;
+  private lastRenew = 0;
+  /** The Lease as last observed, and when (our clock) its content last changed. */
+  private observed?: { key: string; at: number };
+  private round?: Promise<void>;
+
+  constructor(rest: KubeRest, options: LeaderElectionOptions) {
+    this.rest = rest;
+    const leaseDurationMs = options.leaseDurationMs ?? 15_000;
+    this.o = {
+      renewPeriodMs: Math.max(200, Math.floor(leaseDurationMs / 3)),
+      renewDeadlineMs: Math.floor((leaseDurationMs * 2) / 3),
+      retryPeriodMs: Math.max(200, Math.floor(leaseDurationMs / 5)),
+      logger: silentLogger,
+      now: Date.now,
+      ...options,
+      leaseDurationMs,
+    };
+  }
+
+  get isLeader(): boolean {
+    return this.leading;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.schedule(0);
+  }
+
+  /** Stops electing; a leader releases the Lease (unless `release` is false) and steps down. */
+  async stop(release = true): Promise<void> {
+    this.running = false;
+    clearTimeout(this.timer);
+    await this.round;
+    if (this.leading && release) {
+      try {
+        const lease = await this.rest.request<Lease>({ method: 'GET', path: leasePath(this.o.namespace, this.o.name) });
+        if (lease.spec.holderIdentity === this.o.identity) {
+          const now = this.o.now();
+          await this.rest.request({
+            method: 'PUT',
+            path: leasePath(this.o.namespace, this.o.name),
+            body: { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: microTime(now) } },
+          });
+          this.o.logger.info({ lease: this.o.name }, 'leader lease released');
+        }
+      } catch (err) {
+        this.o.logger.warn({ err: (err as Error).message }, 'leader lease not released');
+      }
+    }
+    this.setLeading(false);
+  }
+
+  private schedule(ms: number): void {
+    if (!this.running) return;
+    this.timer = setTimeout(() => {
+      this.round = this.tryAcquireOrRenew().finally(() => {
+        this.schedule(this.leading ? this.o.renewPeriodMs : this.o.retryPeriodMs);
+      });
+    }, ms);
+  }
+
+  private setLeading(leading: boolean): void {
+    if (leading === this.leading) return;
+    this.leading = leading;
+    this.o.logger.info({ identity: this.o.identity, lease: `${this.o.namespace}/${this.o.name}`, leading }, leading ? 'became leader' : 'stopped leading');
+    if (leading) this.o.onStartedLeading();
+    else this.o.onStoppedLeading();
+  }
+
+  private async tryAcquireOrRenew(): Promise<void> {
+    const now = this.o.now();
+    const seconds = Math.max(1, Math.ceil(this.o.leaseDurationMs / 1000));
+    try {
+      let lease: Lease;
+      try {
+        lease = await this.rest.request<Lease>({ method: 'GET', path: leasePath(this.o.namespace, this.o.name) });
+      } catch (err) {
+        if (!(err instanceof KubeApiError && err.code === 404)) throw err;
+        await this.rest.request({
+          method: 'POST',
+          path: leasePath(this.o.namespace),
+          body: {
+            apiVersion: 'coordination.k8s.io/v1',
+            kind: 'Lease',
+            metadata: { name: this.o.name, namespace: this.o.namespace },
+            spec: { holderIdentity: this.o.identity, leaseDurationSeconds: seconds, acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: 0 },
+          },
+        });
+        this.lastRenew = now;
+        this.setLeading(true);
+        return;
+      }
+
+      const key = JSON.stringify(lease.spec);
+      if (this.observed?.key !== key) this.observed = { key, at: now };
+      const holder = lease.spec.holderIdentity ?? '';
+      const mine = holder === this.o.identity;
+      const durationMs = (lease.spec.leaseDurationSeconds ?? seconds) * 1000;
+      const expired = holder === '' || this.observed.at + durationMs <= now;
+      if (!mine && !expired) {
+        this.setLeading(false);
+        return;
+      }
+      const spec = mine
+        ? { ...lease.spec, renewTime: microTime(now), leaseDurationSeconds: seconds }
+        : {
+            holderIdentity: this.o.identity,
+            leaseDurationSeconds: seconds,
+            acquireTime: microTime(now),
+            renewTime: microTime(now),
+            leaseTransitions: (lease.spec.leaseTransitions ?? 0) + 1,
+          };
+      await this.rest.request({ method: 'PUT', path: leasePath(this.o.namespace, this.o.name), body: { ...lease, spec } });
+      this.lastRenew = now;
+      this.setLeading(true);
+    } catch (err) {
+      this.o.logger.warn({ err: (err as Error).message, leading: this.leading }, 'leader lease round failed');
+      // A leader that cannot renew steps down before its Lease can expire for the others.
+      if (this.leading && now - this.lastRenew >= this.o.renewDeadlineMs) this.setLeading(false);
+    }
+  }
+}

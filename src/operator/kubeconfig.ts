@@ -1,0 +1,29 @@
+// Where the operator finds its cluster: --kubeconfig, else in-cluster (a pod's ServiceAccount),
+// else KUBECONFIG, else ~/.kube/config. None of them: a clear error.
+import { KubeConfig } from '@kubernetes/client-node';
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError } from './config.ts';
+
+const SA_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+
+/** True when some cluster is configured for this process (used by `gotel start` to choose). */
+export function clusterConfigured(env: NodeJS.ProcessEnv = process.env): boolean {
+  return !!env.KUBECONFIG || (!!env.KUBERNETES_SERVICE_HOST && existsSync(SA_TOKEN)) || existsSync(join(homedir(), '.kube', 'config'));
+}
+
+export function loadKubeConfig(path: string | undefined, env: NodeJS.ProcessEnv = process.env): KubeConfig {
+  const kc = new KubeConfig();
+  try {
+    if (path) kc.loadFromFile(path);
+    else if (env.KUBERNETES_SERVICE_HOST && existsSync(SA_TOKEN)) kc.loadFromCluster();
+    else if (clusterConfigured(env)) kc.loadFromDefault();
+    else throw new ConfigError('no cluster configured: pass --kubeconfig, set KUBECONFIG, or run in a pod; `npm start` runs GoTel on a local control plane instead');
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError(`cannot load kubeconfig${path ? ` ${path}` : ''}: ${(err as Error).message}`);
+  }
+  if (!kc.getCurrentCluster()) throw new ConfigError(`kubeconfig${path ? ` ${path}` : ''} has no current cluster`);
+  return kc;
+}

@@ -1,0 +1,118 @@
+// reconcile(key): cache -> evaluate -> status -> events -> alerts -> timer. Level-triggered: it
+// looks only at the object as it is now (and the clock), never at which event woke it, so a missed
+// event or a restart changes nothing. The status is written only when the judgement changed, and
+// the judgement is recomputed inside the write against the freshest object, so a check-in that
+// raced with this reconcile is never overwritten.
+import type { Logger } from 'pino';
+import type { Reservation, ReservationStatus, State } from '../api/reservation.ts';
+import { evaluate, type Evaluation } from '../core/index.ts';
+import type { EventRecorder } from '../k8s/events.ts';
+import type { StatusWriter } from '../k8s/status-writer.ts';
+import type { Metrics } from '../metrics.ts';
+import { jobRefProblem, resolveJobRefSchedule, withJobRefProblem, type CronJobLookup } from './job-ref.ts';
+import type { Wakeups } from './wakeups.ts';
+
+/** The part of the alert dispatcher the reconciler needs: hand it the stored object. */
+export interface OutboxSender {
+  sync(reservation: Reservation): void;
+}
+
+export interface ReconcilerDeps {
+  get: (key: string) => Reservation | undefined;
+  writer: StatusWriter;
+  events: EventRecorder;
+  wakeups: Wakeups;
+  metrics: Metrics;
+  logger: Logger;
+  now: () => Date;
+  isLeader: () => boolean;
+  cronJobs: CronJobLookup;
+  outbox?: OutboxSender;
+}
+
+const ALERTING: ReadonlySet<State> = new Set(['Late', 'Missed', 'Overrun', 'Failed', 'TooFast', 'Invalid']);
+
+export class Reconciler {
+  private readonly d: ReconcilerDeps;
+  /** Last known state per key, for the gotel_reservations{state} gauge. */
+  private readonly states = new Map<string, State>();
+
+  constructor(deps: ReconcilerDeps) {
+    this.d = deps;
+  }
+
+  async reconcile(key: string): Promise<void> {
+    const started = process.hrtime.bigint();
+    let result = 'ok';
+    try {
+      await this.reconcileOnce(key);
+    } catch (err) {
+      result = 'error';
+      throw err;
+    } finally {
+      this.d.metrics.reconcileSeconds.observe({ result }, Number(process.hrtime.bigint() - started) / 1e9);
+    }
+  }
+
+  /** Forgets a key's timer and gauge entry (leadership lost, or the object is gone). */
+  forget(key: string): void {
+    this.d.wakeups.arm(key, null);
+    this.setState(key, undefined);
+  }
+
+  private async reconcileOnce(key: string): Promise<void> {
+    const cached = this.d.get(key);
+    if (!cached || !this.d.isLeader()) {
+      this.forget(key);
+      return;
+    }
+    const [namespace, name] = [cached.metadata.namespace!, cached.metadata.name];
+    const now = this.d.now();
+    // A Reservation that follows a CronJob judges by that CronJob's schedule and zone.
+    const judge = (r: Reservation): Evaluation => {
+      const evaluation = evaluate(resolveJobRefSchedule(r, this.d.cronJobs), now);
+      const problem = jobRefProblem(r, this.d.cronJobs);
+      return problem ? withJobRefProblem(evaluation, problem, r.status) : evaluation;
+    };
+
+    let evaluation = judge(cached);
+    let stored = cached;
+    if (evaluation.changed) {
+      const before = cached.status;
+      stored = await this.d.writer.update(namespace, name, (current) => {
+        evaluation = judge(current);
+        return evaluation.changed ? evaluation.status : null;
+      });
+      await this.recordEvents(stored, before, evaluation);
+    }
+    this.setState(key, evaluation.state);
+    this.d.outbox?.sync(stored);
+    this.d.wakeups.arm(key, evaluation.nextWakeup);
+    this.d.logger.debug({ key, state: evaluation.state, nextWakeup: evaluation.nextWakeup?.toISOString() }, 'reconciled');
+  }
+
+  private async recordEvents(stored: Reservation, before: ReservationStatus | undefined, evaluation: Evaluation): Promise<void> {
+    for (const t of evaluation.transitions) {
+      const type = t.kind === 'recovery' ? 'Normal' : 'Warning';
+      const reason = t.kind === 'recovery' ? 'Recovered' : t.kind === 'renotify' ? `Still${t.reason}` : t.reason;
+      await this.d.events.record(stored, type, reason, t.entry.message ?? `${t.from ?? 'new'} -> ${t.to}`);
+    }
+    const from = before?.state;
+    const to = evaluation.state;
+    if (from !== to && evaluation.transitions.length === 0) {
+      const ready = evaluation.status.conditions?.find((c) => c.type === 'Ready');
+      const message = to === 'Invalid' ? (ready?.message ?? 'invalid spec') : `state ${from ?? 'new'} -> ${to}`;
+      await this.d.events.record(stored, ALERTING.has(to) ? 'Warning' : 'Normal', to === 'Invalid' ? 'InvalidSpec' : to, message);
+    }
+  }
+
+  private setState(key: string, state: State | undefined): void {
+    const previous = this.states.get(key);
+    if (previous === state) return;
+    if (previous) this.d.metrics.reservations.dec({ state: previous });
+    if (state) {
+      this.states.set(key, state);
+      this.d.metrics.reservations.inc({ state });
+    } else this.states.delete(key);
+  }
+}
