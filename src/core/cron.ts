@@ -14,10 +14,12 @@
 //   that occurs twice (fall back) is expected once, at its first occurrence.
 import { CronPattern } from 'croner';
 import { ScheduleError } from './errors.ts';
-import { fromWall, toWall, wallMs } from './zone.ts';
+import { fromWall, offsetAt, wallMs } from './zone.ts';
 
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
+/** More than any backward (or forward) clock change in this century's zone data. */
+const WALL_MARGIN = 3 * HOUR;
 /** How far next()/previous() look before deciding a schedule never fires again. */
 const SEARCH_YEARS = 40;
 
@@ -228,8 +230,10 @@ export class CronTimes {
 
   /** First expected instant strictly after `after`, or null if none within 40 years. */
   next(after: number): number | null {
-    const w = toWall(this.zone, after);
-    let day = wallMs(w.year, w.month, w.day) - DAY;
+    // Any instant after `after` reads a wall time no earlier than the wall time of `after` minus
+    // the largest backward clock change (an hour, or two in a few zones): start there.
+    const low = after + offsetAt(this.zone, after) - WALL_MARGIN;
+    let day = Math.floor(low / DAY) * DAY;
     const end = day + SEARCH_YEARS * 366 * DAY;
     const { hours, minutes } = this.fields;
     while (day < end) {
@@ -241,10 +245,10 @@ export class CronTimes {
       if (this.dayMatches(day)) {
         for (const h of hours) {
           const hourWall = day + h * HOUR;
-          if (hourWall + 60 * 60_000 + 15 * HOUR <= after) continue;
+          if (hourWall + HOUR <= low) continue;
           for (const m of minutes) {
             const wall = hourWall + m * 60_000;
-            if (wall + 15 * HOUR <= after) continue;
+            if (wall < low) continue;
             const t = this.expected(wall);
             if (t !== undefined && t > after) return t;
           }
@@ -257,8 +261,8 @@ export class CronTimes {
 
   /** Last expected instant strictly before `before`, or null if none within 40 years. */
   previous(before: number): number | null {
-    const w = toWall(this.zone, before);
-    let day = wallMs(w.year, w.month, w.day) + DAY;
+    const high = before + offsetAt(this.zone, before) + WALL_MARGIN;
+    let day = Math.floor(high / DAY) * DAY;
     const end = day - SEARCH_YEARS * 366 * DAY;
     const hours = [...this.fields.hours].reverse();
     const minutes = [...this.fields.minutes].reverse();
@@ -271,10 +275,10 @@ export class CronTimes {
       if (this.dayMatches(day)) {
         for (const h of hours) {
           const hourWall = day + h * HOUR;
-          if (hourWall - 15 * HOUR >= before) continue;
+          if (hourWall > high) continue;
           for (const m of minutes) {
             const wall = hourWall + m * 60_000;
-            if (wall - 15 * HOUR >= before) continue;
+            if (wall > high) continue;
             const t = this.expected(wall);
             if (t !== undefined && t < before) return t;
           }

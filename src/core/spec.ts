@@ -51,8 +51,33 @@ function threshold(value: number | undefined, field: string, def: number): numbe
   return value;
 }
 
+// Compiled specs by their JSON: compiling parses cron expressions and zones, and the operator
+// evaluates the same specs over and over. Bounded; a pure memo (same spec, same result).
+const compiled = new Map<string, Compiled | ScheduleError>();
+const MAX_COMPILED = 2000;
+
 /** Validates and compiles the spec; throws ScheduleError. */
 export function compileSpec(res: Reservation): Compiled {
+  const key = JSON.stringify(res.spec ?? {});
+  const hit = compiled.get(key);
+  if (hit instanceof ScheduleError) throw hit;
+  if (hit) return hit;
+  try {
+    const c = compileUncached(res);
+    remember(key, c);
+    return c;
+  } catch (e) {
+    if (e instanceof ScheduleError) remember(key, e);
+    throw e;
+  }
+}
+
+function remember(key: string, value: Compiled | ScheduleError): void {
+  if (compiled.size >= MAX_COMPILED) compiled.delete(compiled.keys().next().value as string);
+  compiled.set(key, value);
+}
+
+function compileUncached(res: Reservation): Compiled {
   const spec = res.spec ?? {};
   const schedule = parseSchedule(spec);
   const graceMs = optDuration(spec.grace, 'spec.grace', 0, 'zero or more') ?? parseDuration(DEFAULTS.grace);

@@ -21,6 +21,23 @@ const MAX_CACHED_HOURS = 200_000;
  * name (or `UTC`), spelled with the right case. Throws ScheduleError naming the zone.
  */
 export function checkTimeZone(name: string, field = 'spec.timeZone'): string {
+  const known = checked.get(name);
+  if (known === true) return name;
+  if (known !== undefined) throw known.at(field);
+  try {
+    checkZoneUncached(name, field);
+    checked.set(name, true);
+    return name;
+  } catch (e) {
+    if (e instanceof ScheduleError && checked.size < 1000) checked.set(name, e);
+    throw e;
+  }
+}
+
+/** Zone names already checked: true, or the problem. */
+const checked = new Map<string, true | ScheduleError>();
+
+function checkZoneUncached(name: string, field: string): void {
   if (typeof name !== 'string' || name.trim() === '') {
     throw new ScheduleError(field, 'UnknownTimeZone', 'time zone must be an IANA name such as "Europe/Berlin"');
   }
@@ -36,7 +53,6 @@ export function checkTimeZone(name: string, field = 'spec.timeZone'): string {
   if (resolved !== name && resolved.toLowerCase() === name.toLowerCase()) {
     throw new ScheduleError(field, 'UnknownTimeZone', `unknown time zone "${name}" (did you mean "${resolved}"?)`);
   }
-  return name;
 }
 
 function zoneData(zone: string): ZoneData {
