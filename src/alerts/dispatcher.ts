@@ -1,0 +1,431 @@
+// The outbox sender. The reconciler records each notification in status.alert.outbox first (status
+// before sending), then calls `sync(reservation)`; the dispatcher sends every pending entry to
+// every receiver that has not accepted it yet and records the answer in status through the shared
+// StatusWriter.
+//
+// Guarantees and their limits:
+// - Nothing is lost: an entry stays pending in status until each receiver has accepted it or one
+//   refused it for good, so a restart or a new leader sends what is still pending.
+// - Nothing recorded is repeated: before each send the dispatcher reads the Reservation from the
+//   apiserver (not a cache) and skips receivers already in `deliveredTo`; the marking mutation
+//   refuses (returns null) when another replica already marked it.
+// - The crash window: a receiver answers 2xx, and this process dies before the status write that
+//   adds it to `deliveredTo` is stored. The next leader then sends that one message to that one
+//   receiver again. The window is one apiserver round trip: the mark is written immediately after
+//   each receiver's answer, per receiver (never batched behind other sends), and if the write
+//   fails the delivery is kept in memory and the write is retried before anything else is sent,
+//   so an apiserver outage alone never causes a repeat. A send that times out may also have been
+//   accepted; it is retried (a possible repeat is better than a lost alert). Generic webhooks get
+//   an Idempotency-Key so they can drop such a repeat; Slack offers no such key.
+// - Order: per Reservation, entries go out oldest first and one send is in flight at a time, so a
+//   recovery never overtakes its alert.
+// - Retries are timers, not polling: a transient failure (429, 5xx, no answer) arms one timer per
+//   Reservation: Retry-After when the receiver gave one (and every Reservation sending to that
+//   URL waits too), else exponential backoff 1 s, 2 s, 4 s … capped at 5 min, ±10 % jitter.
+//   Permanent refusals (other 4xx, a missing Secret) are not retried: the entry gets
+//   failedPermanently and lastError naming the receiver and its answer.
+import type { OutboxEntry, Reservation, ReservationStatus } from '../api/reservation.ts';
+import { iso } from '../core/time.ts';
+import { KubeApiError, type KubeRest } from '../k8s/rest.ts';
+import { reservationPath, type StatusWriter } from '../k8s/status-writer.ts';
+import { silentLogger, type Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
+import type { SendOutcome } from './classify.ts';
+import { isPending, nextPending } from './outbox.ts';
+import { resolveReceivers, redactUrl, type DefaultReceiver, type Receiver } from './receivers.ts';
+import { renderSlackMessage, renderWebhookPayload, type RenderContext } from './render.ts';
+import { sendSlack, type SendOptions } from './slack.ts';
+import { sendWebhook } from './webhook.ts';
+
+export interface BackoffOptions {
+  /** First retry delay. Default 1000 ms. */
+  initialMs?: number;
+  /** Upper bound. Default 300000 ms (5 min). */
+  maxMs?: number;
+  /** Growth per consecutive failure. Default 2. */
+  factor?: number;
+  /** Random spread, a fraction of the delay. Default 0.1. */
+  jitter?: number;
+}
+
+/** Sends one rendered notification to one receiver and classifies the answer. */
+export type Sender = (receiver: Receiver & { url: string }, reservation: Reservation, entry: OutboxEntry, ctx: RenderContext, options: SendOptions) => Promise<SendOutcome>;
+
+export interface AlertDispatcherOptions {
+  rest: KubeRest;
+  writer: StatusWriter;
+  /** The operator's default receiver (parseDefaultReceiver of --slack-webhook-url), used when spec.notify is empty. */
+  defaultReceiver?: DefaultReceiver;
+  /** --cluster-name, shown in messages ({srv}). */
+  clusterName?: string;
+  metrics?: Pick<Metrics, 'alerts' | 'alertLatencySeconds'>;
+  logger?: Logger;
+  backoff?: BackoffOptions;
+  /** The longest Retry-After honoured (a larger one is cut to this). Default 1 h. */
+  maxRetryAfterMs?: number;
+  /** How long one send may wait for an answer. Default 15 s. */
+  sendTimeoutMs?: number;
+  /** Replaces the Slack and webhook senders (tests). */
+  send?: Sender;
+  now?: () => number;
+}
+
+/** A delivery the receiver accepted that is not stored in status yet. */
+export interface DeliveryMark {
+  entryId: string;
+  receiver: string;
+  time: number;
+  /** Every receiver of the entry at send time, and those that refused it: to close the entry in the same write. */
+  receivers: string[];
+  rejected: [string, string][];
+}
+
+interface KeyState {
+  namespace: string;
+  name: string;
+  latest: Reservation;
+  running: boolean;
+  timer?: NodeJS.Timeout;
+  /** Consecutive transient failures of `headId`: the backoff exponent. */
+  failures: number;
+  headId?: string;
+  /** Receivers that refused an entry for good, by entry id, with what they said. */
+  rejected: Map<string, Map<string, string>>;
+  unrecorded: DeliveryMark[];
+}
+
+const defaultSender: Sender = (receiver, reservation, entry, ctx, options) =>
+  receiver.type === 'slack'
+    ? sendSlack(receiver.url, renderSlackMessage(reservation, entry, ctx), options)
+    : sendWebhook(receiver.url, renderWebhookPayload(reservation, entry, ctx), options);
+
+export class AlertDispatcher {
+  private readonly o: AlertDispatcherOptions;
+  private readonly log: Logger;
+  private readonly now: () => number;
+  private readonly send: Sender;
+  private readonly keys = new Map<string, KeyState>();
+  /** Per receiver URL: no send before this instant (a 429's Retry-After applies to everyone). */
+  private readonly notBefore = new Map<string, number>();
+  private readonly loops = new Set<Promise<void>>();
+  private readonly abort = new AbortController();
+  private stopped = false;
+
+  constructor(options: AlertDispatcherOptions) {
+    this.o = options;
+    this.log = options.logger ?? silentLogger;
+    this.now = options.now ?? Date.now;
+    this.send = options.send ?? defaultSender;
+  }
+
+  /**
+   * Offers the current Reservation (after each reconcile). Cheap and idempotent; never throws.
+   * Starts sending its pending outbox entries unless a send or a retry timer is already under way
+   * (they pick up this copy).
+   */
+  sync(reservation: Reservation): void {
+    try {
+      if (this.stopped) return;
+      const namespace = reservation.metadata.namespace ?? 'default';
+      const name = reservation.metadata.name;
+      const key = `${namespace}/${name}`;
+      let state = this.keys.get(key);
+      if (!state) {
+        if (!nextPending(reservation.status)) return;
+        state = { namespace, name, latest: reservation, running: false, failures: 0, rejected: new Map(), unrecorded: [] };
+        this.keys.set(key, state);
+      } else if (newer(reservation, state.latest)) {
+        state.latest = reservation;
+      }
+      if (!state.running && !state.timer) this.start(key, state);
+    } catch (err) {
+      this.log.error({ err }, 'alert dispatcher sync failed');
+    }
+  }
+
+  /** Forgets a deleted Reservation: cancels its retry timer (a send in flight finishes). */
+  forget(namespace: string, name: string): void {
+    const key = `${namespace}/${name}`;
+    const state = this.keys.get(key);
+    if (!state) return;
+    if (state.timer) clearTimeout(state.timer);
+    this.keys.delete(key);
+  }
+
+  /** Reservations with pending work (sending, or waiting to retry). */
+  get pendingKeys(): string[] {
+    return [...this.keys.keys()];
+  }
+
+  /**
+   * Stops: no new sends, retry timers cancelled; a send in flight gets `timeoutMs` (default 5 s)
+   * to be answered (and its answer recorded), then it is aborted. What is not delivered stays
+   * pending in status for the next leader.
+   */
+  async stop(options: { timeoutMs?: number } = {}): Promise<void> {
+    this.stopped = true;
+    for (const state of this.keys.values()) {
+      if (state.timer) clearTimeout(state.timer);
+      state.timer = undefined;
+    }
+    const all = Promise.allSettled([...this.loops]);
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([all.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), options.timeoutMs ?? 5000)))]);
+    clearTimeout(timer);
+    if (timedOut) {
+      this.abort.abort(new Error('the alert dispatcher is stopping'));
+      await all;
+    }
+    this.keys.clear();
+  }
+
+  private start(key: string, state: KeyState): void {
+    state.running = true;
+    const loop = this.run(key, state)
+      .catch((err: unknown) => {
+        // Not expected (run handles its errors): retry later rather than stall this Reservation.
+        this.log.error({ err, reservation: key }, 'alert dispatcher loop failed');
+        this.retryLater(key, state, this.backoffMs(++state.failures));
+      })
+      .finally(() => {
+        state.running = false;
+        this.loops.delete(loop);
+        if (!this.stopped && !state.timer && this.keys.get(key) === state) {
+          // A sync may have brought new work while the loop was finishing.
+          if (state.unrecorded.length > 0 || nextPending(state.latest.status)) this.start(key, state);
+          else this.keys.delete(key);
+        }
+      });
+    this.loops.add(loop);
+  }
+
+  private retryLater(key: string, state: KeyState, delayMs: number): void {
+    if (this.stopped || this.keys.get(key) !== state) return;
+    if (state.timer) clearTimeout(state.timer);
+    state.timer = setTimeout(
+      () => {
+        state.timer = undefined;
+        if (!this.stopped && !state.running && this.keys.get(key) === state) this.start(key, state);
+      },
+      Math.min(Math.max(0, delayMs), 2 ** 31 - 1),
+    );
+  }
+
+  private backoffMs(failures: number): number {
+    const b = this.o.backoff ?? {};
+    const initial = b.initialMs ?? 1000;
+    const max = b.maxMs ?? 300_000;
+    const factor = b.factor ?? 2;
+    const jitter = b.jitter ?? 0.1;
+    const base = Math.min(max, initial * factor ** Math.max(0, failures - 1));
+    return Math.round(base * (1 + jitter * (2 * Math.random() - 1)));
+  }
+
+  /** Sends what is pending for one Reservation, one entry and one receiver at a time. */
+  private async run(key: string, state: KeyState): Promise<void> {
+    for (;;) {
+      // 1. Deliveries already accepted but not yet stored come first (never send again for them).
+      if (state.unrecorded.length > 0) {
+        const mark = state.unrecorded[0]!;
+        try {
+          await this.record(state, (status) => markDelivered(status, mark));
+          state.unrecorded.shift();
+        } catch (err) {
+          if (err instanceof KubeApiError && err.code === 404) return this.gone(key, state);
+          this.log.warn({ err, reservation: key, entry: mark.entryId, receiver: mark.receiver }, 'could not record an alert delivery, retrying the status write');
+          return this.retryLater(key, state, this.backoffMs(++state.failures));
+        }
+        continue;
+      }
+      if (this.stopped || this.keys.get(key) !== state) return;
+      if (!nextPending(state.latest.status)) return;
+
+      // 2. The freshest copy: another replica (or this one before a restart) may have sent it.
+      let fresh: Reservation;
+      try {
+        fresh = await this.o.rest.request<Reservation>({ method: 'GET', path: reservationPath(state.namespace, state.name) });
+      } catch (err) {
+        if (err instanceof KubeApiError && err.code === 404) return this.gone(key, state);
+        this.log.warn({ err, reservation: key }, 'could not read the reservation before sending an alert');
+        return this.retryLater(key, state, this.backoffMs(++state.failures));
+      }
+      if (newer(fresh, state.latest) || fresh.metadata.resourceVersion === state.latest.metadata.resourceVersion) state.latest = fresh;
+      this.o.writer.observe(fresh);
+      const entry = nextPending(fresh.status);
+      if (!entry) {
+        state.latest = fresh;
+        return;
+      }
+      if (entry.id !== state.headId) {
+        state.headId = entry.id;
+        state.failures = 0;
+        for (const id of state.rejected.keys()) if (id !== entry.id) state.rejected.delete(id);
+      }
+      if (this.stopped) return;
+
+      // 3. Who still has to get it.
+      const receivers = await resolveReceivers(this.o.rest, fresh, this.o.defaultReceiver);
+      const names = receivers.map((r) => r.name);
+      const rejected = state.rejected.get(entry.id) ?? new Map<string, string>();
+      state.rejected.set(entry.id, rejected);
+      const delivered = new Set(entry.deliveredTo ?? []);
+      let target: (Receiver & { url: string }) | undefined;
+      for (const r of receivers) {
+        if (delivered.has(r.name) || rejected.has(r.name)) continue;
+        if (r.transientError) {
+          this.log.warn({ reservation: key, receiver: r.name, error: r.transientError }, 'alert receiver not resolvable yet');
+          await this.recordFailure(state, entry.id, `${r.name}: ${r.transientError}`, false);
+          return this.retryLater(key, state, this.backoffMs(++state.failures));
+        }
+        if (r.error || !r.url) {
+          const error = `${r.name} (${r.source}): ${r.error ?? 'no URL'}`;
+          rejected.set(r.name, error);
+          this.o.metrics?.alerts.inc({ receiver: r.name, result: 'permanent_failure' });
+          this.log.warn({ reservation: key, receiver: r.name, entry: entry.id, error }, 'alert receiver misconfigured');
+          continue;
+        }
+        target = r as Receiver & { url: string };
+        break;
+      }
+      if (!target) {
+        // Everyone accepted it or refused it for good: close the entry.
+        const error =
+          receivers.length === 0
+            ? 'no receiver: spec.notify is empty and the operator has no default receiver (--slack-webhook-url)'
+            : [...rejected.values()].join('; ') || undefined;
+        await this.recordOrRetry(key, state, entry.id, (e) => finish(e, names, rejected, this.now(), error));
+        if (state.timer) return;
+        continue;
+      }
+
+      // 4. One send. A 429's Retry-After holds every Reservation sending to that URL.
+      const wait = (this.notBefore.get(target.url) ?? 0) - this.now();
+      if (wait > 0) return this.retryLater(key, state, wait);
+      this.notBefore.delete(target.url);
+      const ctx: RenderContext = { receivers: names, ...(this.o.clusterName ? { clusterName: this.o.clusterName } : {}) };
+      const outcome = await this.send(target, fresh, entry, ctx, { signal: this.abort.signal, timeoutMs: this.o.sendTimeoutMs ?? 15_000, now: this.now });
+      const answered = this.now();
+      const fields = { reservation: key, entry: entry.id, kind: entry.kind, reason: entry.reason, receiver: target.name, url: redactUrl(target.url) };
+
+      if (outcome.kind === 'delivered') {
+        this.o.metrics?.alerts.inc({ receiver: target.name, result: 'delivered' });
+        const due = Date.parse(entry.dueTime);
+        if (Number.isFinite(due)) this.o.metrics?.alertLatencySeconds.observe({ receiver: target.name }, Math.max(0, (answered - due) / 1000));
+        this.log.info({ ...fields, status: outcome.status }, 'alert delivered');
+        // Crash window opens here (accepted, not yet recorded) and closes when this write is stored.
+        state.unrecorded.push({ entryId: entry.id, receiver: target.name, time: answered, receivers: names, rejected: [...rejected] });
+        state.failures = 0;
+        continue;
+      }
+      if (this.abort.signal.aborted) return; // our own shutdown: not the receiver's fault, nothing to record
+      if (outcome.kind === 'permanent') {
+        this.o.metrics?.alerts.inc({ receiver: target.name, result: 'permanent_failure' });
+        this.log.warn({ ...fields, status: outcome.status, error: outcome.error }, 'alert refused by receiver, not retrying');
+        rejected.set(target.name, `${target.name}: ${outcome.error}`);
+        const error = `${target.name}: ${outcome.error}`;
+        await this.recordOrRetry(key, state, entry.id, (e) => {
+          if (!isPending(e)) return null;
+          const tried: OutboxEntry = { ...e, attempts: (e.attempts ?? 0) + 1, lastError: clip(error) };
+          return finish(tried, names, rejected, answered) ?? tried;
+        });
+        if (state.timer) return;
+        continue;
+      }
+      this.o.metrics?.alerts.inc({ receiver: target.name, result: 'retry' });
+      state.failures++;
+      const delay = outcome.retryAfterMs !== undefined ? Math.min(outcome.retryAfterMs, this.o.maxRetryAfterMs ?? 3_600_000) : this.backoffMs(state.failures);
+      if (outcome.retryAfterMs !== undefined) this.notBefore.set(target.url, answered + delay);
+      this.log.warn({ ...fields, status: outcome.status, error: outcome.error, retryInMs: delay, failures: state.failures }, 'alert not delivered, will retry');
+      await this.recordFailure(state, entry.id, `${target.name}: ${outcome.error}`, true);
+      return this.retryLater(key, state, delay);
+    }
+  }
+
+  /** A failed attempt in status (attempts, lastError), best effort: the retry does not depend on it. */
+  private async recordFailure(state: KeyState, entryId: string, error: string, attempted: boolean): Promise<void> {
+    try {
+      await this.record(state, (st) => updateEntry(st, entryId, (e) => ({ ...e, ...(attempted ? { attempts: (e.attempts ?? 0) + 1 } : {}), lastError: clip(error) })));
+    } catch (err) {
+      this.log.warn({ err, reservation: `${state.namespace}/${state.name}`, entry: entryId }, 'could not record an alert delivery error');
+    }
+  }
+
+  /** A write that must land before going on; on failure a retry timer is armed (and state.timer is set). */
+  private async recordOrRetry(key: string, state: KeyState, entryId: string, change: (e: OutboxEntry) => OutboxEntry | null): Promise<void> {
+    try {
+      await this.record(state, (st) => updateEntry(st, entryId, change));
+    } catch (err) {
+      if (err instanceof KubeApiError && err.code === 404) return this.gone(key, state);
+      this.log.warn({ err, reservation: key, entry: entryId }, 'could not record an alert result, retrying');
+      this.retryLater(key, state, this.backoffMs(++state.failures));
+    }
+  }
+
+  /** Writes a pure status mutation through the StatusWriter (null: nothing to do) and keeps the stored copy. */
+  private async record(state: KeyState, mutation: (status: ReservationStatus | undefined) => ReservationStatus | null): Promise<void> {
+    const stored = await this.o.writer.update(state.namespace, state.name, (current) => mutation(current.status));
+    if (newer(stored, state.latest) || stored.metadata.resourceVersion === state.latest.metadata.resourceVersion) state.latest = stored;
+  }
+
+  private gone(key: string, state: KeyState): void {
+    this.log.info({ reservation: key }, 'reservation deleted, dropping its pending alerts');
+    state.unrecorded.length = 0;
+    if (this.keys.get(key) === state) this.keys.delete(key);
+  }
+}
+
+/** The status with one outbox entry changed, or null when the entry is gone or unchanged. */
+function updateEntry(status: ReservationStatus | undefined, entryId: string, change: (e: OutboxEntry) => OutboxEntry | null): ReservationStatus | null {
+  const outbox = status?.alert?.outbox;
+  const i = outbox?.findIndex((e) => e.id === entryId) ?? -1;
+  if (!status?.alert || !outbox || i < 0) return null;
+  const next = change(outbox[i]!);
+  if (!next) return null;
+  const copy = [...outbox];
+  copy[i] = next;
+  return { ...status, alert: { ...status.alert, outbox: copy } };
+}
+
+/**
+ * Records that `mark.receiver` accepted the entry: adds it to deliveredTo and counts the attempt;
+ * closes the entry when every receiver has answered (deliveredTime, or failedPermanently when one
+ * refused); moves alert.lastNotifiedTime to when the first receiver accepted it. Null when already
+ * recorded (by another replica, or a write whose answer was lost) or the entry is gone.
+ */
+export function markDelivered(status: ReservationStatus | undefined, mark: DeliveryMark): ReservationStatus | null {
+  const before = status?.alert?.outbox?.find((e) => e.id === mark.entryId);
+  if (!status?.alert || !before || before.deliveredTime !== undefined || before.deliveredTo?.includes(mark.receiver)) return null;
+  const next = updateEntry(status, mark.entryId, (entry) => {
+    const withThis: OutboxEntry = { ...entry, attempts: (entry.attempts ?? 0) + 1, deliveredTo: [...(entry.deliveredTo ?? []), mark.receiver] };
+    return finish(withThis, mark.receivers, new Map(mark.rejected), mark.time) ?? withThis;
+  });
+  if (next?.alert && (before.deliveredTo?.length ?? 0) === 0) {
+    const at = iso(mark.time);
+    const last = next.alert.lastNotifiedTime ? Date.parse(next.alert.lastNotifiedTime) : NaN;
+    if (!(last >= mark.time)) next.alert.lastNotifiedTime = at;
+  }
+  return next;
+}
+
+/** Closes an entry whose receivers all answered: delivered, or failedPermanently with the refusals. */
+function finish(entry: OutboxEntry, receivers: string[], rejected: Map<string, string>, now: number, error?: string): OutboxEntry | null {
+  if (!isPending(entry)) return null;
+  const delivered = new Set(entry.deliveredTo ?? []);
+  if (receivers.length > 0 && receivers.every((r) => delivered.has(r))) {
+    const next: OutboxEntry = { ...entry, deliveredTime: iso(now) };
+    delete next.lastError;
+    return next;
+  }
+  if (receivers.length > 0 && !receivers.every((r) => delivered.has(r) || rejected.has(r))) return null;
+  return { ...entry, failedPermanently: true, lastError: clip(error ?? ([...rejected.values()].join('; ') || 'refused by every receiver')) };
+}
+
+function clip(text: string, max = 1024): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+function newer(a: Reservation, b: Reservation): boolean {
+  const ra = Number(a.metadata.resourceVersion);
+  const rb = Number(b.metadata.resourceVersion);
+  return Number.isFinite(ra) && Number.isFinite(rb) ? ra > rb : a.metadata.resourceVersion !== b.metadata.resourceVersion;
+}
