@@ -2,7 +2,7 @@
 // TypeScript types share constants (the way kubebuilder generates CRDs from Go types).
 // `npm run generate` writes it to crds/gotel.io_reservations.yaml; a unit test fails when the file
 // is stale. Every field has a description so `kubectl explain reservation.spec.grace` teaches.
-import { GROUP, KIND, LIMITS, PLURAL, SIGNALS, STATES, VERSION } from './reservation.ts';
+import { GROUP, KIND, LIMITS, OUTCOMES, PLURAL, SIGNALS, STATES, VERSION } from './reservation.ts';
 
 type Schema = Record<string, unknown>;
 
@@ -18,17 +18,20 @@ const DNS_SUBDOMAIN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z
 const celString = (s: string): string => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 const isDuration = (expr: string): string => `${expr}.matches(${celString(DURATION_PATTERN)})`;
 
-function duration(description: string): Schema {
+function duration(description: string, min?: string): Schema {
+  const rules = [
+    {
+      rule: `${isDuration('self')} && duration(self) > duration('0s')`,
+      message: 'must be a positive duration such as 90s, 5m or 1h30m (units ns, us, ms, s, m, h)',
+    },
+  ];
+  // The judging core refuses shorter ones (src/core/spec.ts); say so at apply time already.
+  if (min) rules.push({ rule: `!${isDuration('self')} || duration(self) >= duration('${min}')`, message: `must be at least ${min}` });
   return {
     type: 'string',
     maxLength: 32,
-    description: `${description} A Go duration such as 90s, 5m or 1h30m.`,
-    'x-kubernetes-validations': [
-      {
-        rule: `${isDuration('self')} && duration(self) > duration('0s')`,
-        message: 'must be a positive duration such as 90s, 5m or 1h30m (units ns, us, ms, s, m, h)',
-      },
-    ],
+    description: `${description} A Go duration such as 90s, 5m or 1h30m${min ? `, at least ${min}` : ''}.`,
+    'x-kubernetes-validations': rules,
   };
 }
 
@@ -85,12 +88,12 @@ const specSchema: Schema = {
     schedule: cron(
       'When the job runs, as a cron expression in spec.timeZone, exactly as a Kubernetes CronJob takes it: 5 fields (minute hour day-of-month month day-of-week) with names, ranges, steps, lists and ?, or @yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly. Set this or spec.every.',
     ),
-    every: duration('Run period for a job that repeats at a fixed interval rather than on a calendar: a check-in is due this long after the last one (after creation when there is none). Set this or spec.schedule.'),
+    every: duration('Run period for a job that repeats at a fixed interval rather than on a calendar: a check-in is due this long after the last one (after creation when there is none). Set this or spec.schedule.', '1s'),
     timeZone: timeZone(
       'IANA time zone in which spec.schedule is read (default UTC). Across a daylight-saving change a local time that does not exist is not expected that day, and one that occurs twice is expected once, at its first occurrence.',
     ),
-    grace: duration('How late a run may start or check in after its scheduled time before it is Late, and then Missed. Default 1m.'),
-    maxRuntime: duration('Longest a run may take: a run that sent start and has not finished within this is Overrun.'),
+    grace: duration('How late a run may start or check in after its scheduled time before it is Late, and then Missed. Default 5m.'),
+    maxRuntime: duration('Longest a run may take: a run that sent start and has not finished within this is Overrun.', '1s'),
     minRuntime: duration('Shortest believable run: a run that finishes faster than this is suspicious and alerts as TooFast. Must be less than maxRuntime.'),
     failureThreshold: {
       type: 'integer',
@@ -134,7 +137,7 @@ const specSchema: Schema = {
         'x-kubernetes-validations': [{ rule: 'has(self.slack) != has(self.webhook)', message: 'set exactly one of slack or webhook' }],
       },
     },
-    renotifyInterval: duration('While an alert keeps firing, repeat it this often. Unset: alert once until recovery.'),
+    renotifyInterval: duration('While an alert keeps firing, repeat it this often. Unset: alert once until recovery.', '1m'),
     suspend: { type: 'boolean', description: 'Stop judging this job (no alerts) without deleting it; check-ins are still recorded.' },
     snoozeUntil: instant('No alerts until this instant (RFC 3339, e.g. 2026-11-25T06:00:00Z); what fell due meanwhile is judged by the first expected run after it.'),
     maintenanceWindows: {
@@ -159,6 +162,19 @@ const specSchema: Schema = {
       properties: {
         kind: { type: 'string', enum: ['CronJob', 'Job'], description: 'CronJob or Job.' },
         name: { type: 'string', maxLength: 253, pattern: DNS_SUBDOMAIN, description: 'Name of the CronJob or Job.' },
+      },
+    },
+    anonymous: {
+      type: 'boolean',
+      description: 'Accept check-ins without credentials. Anyone who can reach GoTel\'s HTTP endpoint can then check in for this Reservation; use only where that risk is accepted. Default false.',
+    },
+    tokenSecretRef: {
+      type: 'object',
+      description: 'A Secret in this namespace holding a bearer token that authorises check-ins for this Reservation (for jobs outside the cluster): send it as `Authorization: Bearer <token>`. Compared in constant time.',
+      required: ['name'],
+      properties: {
+        name: { type: 'string', maxLength: 253, pattern: DNS_SUBDOMAIN, description: 'Name of the Secret.' },
+        key: { type: 'string', maxLength: 253, description: 'Key in the Secret that holds the token. Defaults to `token`.' },
       },
     },
   },
@@ -253,7 +269,11 @@ const statusSchema: Schema = {
       items: {
         type: 'object',
         required: ['startTime'],
-        properties: { runId: text(128, 'Run id.'), startTime: instant('When it started.') },
+        properties: {
+          runId: text(128, 'Run id.'),
+          startTime: instant('When it started.'),
+          overrun: { type: 'boolean', description: 'Already judged Overrun (counted once).' },
+        },
       },
     },
     recent: {
@@ -261,6 +281,29 @@ const statusSchema: Schema = {
       maxItems: LIMITS.recentCheckins,
       description: `The last ${LIMITS.recentCheckins} check-ins, newest last.`,
       items: checkinSchema('A check-in.'),
+    },
+    lastResult: {
+      type: 'object',
+      description: 'The latest judged run, from which state is derived.',
+      required: ['outcome', 'time'],
+      properties: {
+        outcome: { type: 'string', enum: [...OUTCOMES], description: `${OUTCOMES.join(', ')}.` },
+        time: instant('When it was judged: the completion, the deadline of a missed run, start + maxRuntime.'),
+        expectedTime: instant('The expected run it answers, if any.'),
+        runId: text(128, 'Run id.'),
+        exitCode: { type: 'integer', minimum: 0, maximum: 255, description: 'Exit code of the run.' },
+        durationSeconds: { type: 'number', minimum: 0, description: 'How long the run took.' },
+      },
+    },
+    judging: {
+      type: 'object',
+      description: 'The judge\'s bookkeeping, so a restart or a second evaluation counts nothing twice.',
+      required: ['scheduleKey', 'since'],
+      properties: {
+        scheduleKey: text(1024, 'The schedule the expectations follow, to notice a change.'),
+        since: instant('Expected runs are those after this instant.'),
+        judgedThrough: instant('Every expected run at or before this instant has been judged.'),
+      },
     },
     alert: {
       type: 'object',

@@ -60,6 +60,10 @@ export interface ReservationSpec {
   snoozeUntil?: Instant;
   maintenanceWindows?: MaintenanceWindow[];
   jobRef?: JobRef;
+  /** Accept check-ins without credentials (explicit opt-in). */
+  anonymous?: boolean;
+  /** A Secret key holding a bearer token that authorises check-ins (key defaults to `token`). */
+  tokenSecretRef?: SecretKeySelector;
 }
 
 export const SIGNALS = ['start', 'success', 'fail', 'log'] as const;

@@ -92,6 +92,8 @@ describe('the Reservation CRD', () => {
     ['a zero-length duration', { every: '5m', maxRuntime: '0s' }, /spec\.maxRuntime: Invalid value.*must be a positive duration/],
     ['an empty duration', { every: '', grace: '1m' }, /spec\.every: Invalid value.*must be a positive duration/],
     ['a malformed duration', { every: '5m', maxRuntime: '5 minutes' }, /spec\.maxRuntime: Invalid value.*must be a positive duration/],
+    ['a renotifyInterval under a minute', { every: '5m', renotifyInterval: '30s' }, /spec\.renotifyInterval: Invalid value.*must be at least 1m/],
+    ['an every under a second', { every: '500ms' }, /spec\.every: Invalid value.*must be at least 1s/],
     ['a duration in days', { every: '1d' }, /spec\.every: Invalid value.*must be a positive duration/],
     ['minRuntime equal to maxRuntime', { every: '1h', minRuntime: '10m', maxRuntime: '10m' }, /spec\.minRuntime must be less than spec\.maxRuntime/],
     ['minRuntime above maxRuntime', { every: '1h', minRuntime: '1h', maxRuntime: '90s' }, /spec\.minRuntime must be less than spec\.maxRuntime/],

@@ -90,3 +90,28 @@ describe('mergePatch', () => {
     expect(mergePatch({ a: 1 }, { a: 1 })).toBeUndefined();
   });
 });
+
+describe('the CRD status schema', () => {
+  it('keeps every field the judging core writes (the apiserver prunes unknown ones)', async () => {
+    const { applyCheckin, evaluate } = await import('../../src/core/index.ts');
+    await rest.request({
+      method: 'POST',
+      path: `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL}`,
+      body: { apiVersion: API_VERSION, kind: KIND, metadata: { name: 'roundtrip' }, spec: { every: '1s', grace: '1s', maxRuntime: '2s', renotifyInterval: '1m' } },
+    });
+    const writer = new StatusWriter(rest);
+    let expected: ReservationStatus | undefined;
+    const store = (mutate: (r: Reservation) => ReservationStatus): Promise<Reservation> =>
+      writer.update(namespace, 'roundtrip', (r) => (expected = mutate(r)));
+    const later = (s: number): Date => new Date(Date.now() + s * 1000);
+    // A stream that exercises running runs, overrun, failure with exit code, alerts and the outbox.
+    let stored = await store((r) => applyCheckin(r, { signal: 'start', runId: 'a' }, new Date()));
+    stored = await store((r) => evaluate(r, later(5)).status);
+    stored = await store((r) => applyCheckin(r, { signal: 'fail', runId: 'b', exitCode: 3, message: 'disk full' }, later(6)));
+    stored = await store((r) => evaluate(r, later(9)).status);
+    expect(JSON.parse(JSON.stringify(stored.status))).toEqual(JSON.parse(JSON.stringify(expected)));
+    expect(stored.status?.judging).toBeDefined();
+    expect(stored.status?.lastResult).toBeDefined();
+    expect(stored.status?.alert?.outbox?.length).toBeGreaterThan(0);
+  });
+});
