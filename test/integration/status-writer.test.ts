@@ -105,10 +105,10 @@ describe('the CRD status schema', () => {
       writer.update(namespace, 'roundtrip', (r) => (expected = mutate(r)));
     const later = (s: number): Date => new Date(Date.now() + s * 1000);
     // A stream that exercises running runs, overrun, failure with exit code, alerts and the outbox.
-    let stored = await store((r) => applyCheckin(r, { signal: 'start', runId: 'a' }, new Date()));
-    stored = await store((r) => evaluate(r, later(5)).status);
-    stored = await store((r) => applyCheckin(r, { signal: 'fail', runId: 'b', exitCode: 3, message: 'disk full' }, later(6)));
-    stored = await store((r) => evaluate(r, later(9)).status);
+    await store((r) => applyCheckin(r, { signal: 'start', runId: 'a' }, new Date()));
+    await store((r) => evaluate(r, later(5)).status);
+    await store((r) => applyCheckin(r, { signal: 'fail', runId: 'b', exitCode: 3, message: 'disk full' }, later(6)));
+    const stored = await store((r) => evaluate(r, later(9)).status);
     expect(JSON.parse(JSON.stringify(stored.status))).toEqual(JSON.parse(JSON.stringify(expected)));
     expect(stored.status?.judging).toBeDefined();
     expect(stored.status?.lastResult).toBeDefined();
