@@ -19,5 +19,7 @@ program
 
 (await import('./next.ts')).registerNext(program);
 (await import('./operator.ts')).registerOperator(program);
+(await import('./checkin.ts')).registerCheckin(program);
+(await import('./run.ts')).registerRun(program);
 
 await program.parseAsync(process.argv);
