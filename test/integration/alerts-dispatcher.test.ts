@@ -279,4 +279,43 @@ describe('AlertDispatcher', () => {
     expect(delivered('restart')).toHaveLength(1);
     expect((await outboxOf('restart'))[0]).toMatchObject({ deliveredTo: ['slack'], attempts: 1 });
   });
+
+  it("makes every Reservation sending to a URL wait out that URL's Retry-After", async () => {
+    await secret('shared', { url: receiver.urlFor('shared') });
+    const a = await reservation('shared-a', [slackTo('shared')], [entry()]);
+    const b = await reservation('shared-b', [slackTo('shared')], [entry()]);
+    receiver.script([{ retryAfter: 1 }]);
+    const { d } = dispatcher();
+    d.sync(a);
+    await eventually(() => Promise.resolve(received('shared').length === 1), 20_000, 'the 429');
+    d.sync(b);
+    await receiver.waitFor(receiver.delivered.length + 2, { delivered: true });
+    await idle(d);
+    const got = received('shared');
+    expect(got.map((r) => r.status)).toEqual([429, 200, 200]);
+    for (const later of got.slice(1)) expect(later.time.getTime() - got[0]!.time.getTime()).toBeGreaterThanOrEqual(950);
+  });
+
+  it('does not send again when recording a delivery fails: it retries the status write', async () => {
+    await secret('unrecorded', { url: receiver.urlFor('unrecorded') });
+    const res = await reservation('unrecorded', [slackTo('unrecorded')], [entry()]);
+    // A writer whose first write after the send fails, as during an apiserver outage.
+    let failures = 0;
+    class FailingOnce extends StatusWriter {
+      override update(...args: Parameters<StatusWriter['update']>): ReturnType<StatusWriter['update']> {
+        if (received('unrecorded').length > 0 && failures === 0) {
+          failures++;
+          return Promise.reject(new Error('apiserver unavailable'));
+        }
+        return super.update(...args);
+      }
+    }
+    const { d } = dispatcher({ writer: new FailingOnce(rest) });
+    d.sync(res);
+    const [marked] = await eventually(async () => ((await outboxOf('unrecorded'))[0]?.deliveredTime ? outboxOf('unrecorded') : undefined));
+    await idle(d);
+    expect(failures).toBe(1);
+    expect(received('unrecorded')).toHaveLength(1);
+    expect(marked).toMatchObject({ deliveredTo: ['slack'], attempts: 1 });
+  });
 });

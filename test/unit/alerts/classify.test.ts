@@ -99,6 +99,18 @@ describe('sendSlack through @slack/webhook', () => {
     await expect.poll(() => r.received.at(-1)?.abandoned).toBe(true);
   });
 
+  it('answers held requests on release() and counts them delivered only then', async () => {
+    r.script(['hold']);
+    const sent = sendSlack(r.url, message);
+    const [held] = (await r.waitFor(r.received.length + 1)).slice(-1);
+    const deliveredBefore = r.delivered.length;
+    expect(held!.status).toBeUndefined();
+    r.release();
+    expect(await sent).toEqual({ kind: 'delivered', status: 200 });
+    await r.waitFor(deliveredBefore + 1, { delivered: true });
+    expect(r.delivered.at(-1)).toBe(held);
+  });
+
   it('sends the generic webhook payload with an Idempotency-Key', async () => {
     const payload = { id: 'uid/entry-1', kind: 'alert' } as WebhookPayload;
     expect(await sendWebhook(r.urlFor('hook'), payload)).toEqual({ kind: 'delivered', status: 200 });
