@@ -32,7 +32,7 @@ export const ALERT_DELIVERY = 'AlertDelivery';
 
 /**
  * The `AlertDelivery` condition (metav1.Condition) the outbox implies:
- * - a pending entry that has failed at least once: False/`Retrying`, with the last error;
+ * - a pending entry with an error (a receiver's answer, an unreadable Secret): False/`Retrying`;
  * - else the newest finished entry: False/`ReceiverRejected` (its lastError names the receiver and
  *   what it said, e.g. `slack: HTTP 404 no_service (…)`) or True/`Delivered`;
  * - pending entries not tried yet: Unknown/`Pending`; an empty outbox: True/`NothingToSend`.
@@ -41,10 +41,12 @@ export const ALERT_DELIVERY = 'AlertDelivery';
  */
 export function alertDeliveryCondition(status: ReservationStatus | undefined, now: number, observedGeneration?: number): Condition {
   const outbox = status?.alert?.outbox ?? [];
-  const retrying = outbox.find((e) => isPending(e) && (e.attempts ?? 0) > 0 && e.lastError);
+  const retrying = outbox.find((e) => isPending(e) && e.lastError);
   let c: Pick<Condition, 'status' | 'reason' | 'message'>;
   if (retrying) {
-    c = { status: 'False', reason: 'Retrying', message: clip(`${retrying.kind} ${retrying.reason} (${retrying.id}) not delivered after ${retrying.attempts} attempt${retrying.attempts === 1 ? '' : 's'}, retrying: ${retrying.lastError}`) };
+    const n = retrying.attempts ?? 0;
+    const after = n > 0 ? `after ${n} attempt${n === 1 ? '' : 's'}` : 'yet';
+    c = { status: 'False', reason: 'Retrying', message: clip(`${retrying.kind} ${retrying.reason} (${retrying.id}) not delivered ${after}, retrying: ${retrying.lastError}`) };
   } else {
     const finished = [...outbox].reverse().find((e) => !isPending(e));
     const pending = outbox.filter(isPending).length;

@@ -1,0 +1,20 @@
+// The alerts library the reconciler uses: see dispatcher.ts for the outbox contract.
+export { AlertDispatcher, markDelivered, type AlertDispatcherOptions, type BackoffOptions, type DeliveryMark, type Sender } from './dispatcher.ts';
+export { ALERT_DELIVERY, alertDeliveryCondition, isPending, nextPending, pruneOutbox } from './outbox.ts';
+export { DEFAULT_RECEIVER_NAME, parseDefaultReceiver, readSecretUrl, receiverNames, redactUrl, resolveReceivers, type DefaultReceiver, type Receiver, type ReceiverType } from './receivers.ts';
+export {
+  describeFrequency,
+  formatInstant,
+  headline,
+  renderAlertMessage,
+  renderSlackMessage,
+  renderTemplate,
+  renderWebhookPayload,
+  templateVars,
+  type RenderContext,
+  type SlackMessage,
+  type WebhookPayload,
+} from './render.ts';
+export { classifyHttp, classifyNetworkError, parseRetryAfter, SLACK_ERRORS, type SendOutcome } from './classify.ts';
+export { sendSlack, DEFAULT_SEND_TIMEOUT_MS, type SendOptions } from './slack.ts';
+export { sendWebhook } from './webhook.ts';
