@@ -276,6 +276,7 @@ export function createGotelApiRouter(ctx: CheckinContext, options: GotelApiOptio
         t.name,
         { signal: 'success', source: 'gotel-api', ...(notes ? { message: cutUtf8(notes, ctx.maxMessageBytes) } : {}) },
         ctx.now(),
+        ctx.deps.resolveSpec,
       );
       if (!stored.duplicate) ctx.deps.metrics?.checkins.inc({ signal: 'success' });
       res.json({ success: true, message: `Application checked in: ${t.app}`, reservation: { namespace, name: t.name }, ...verdictOf(stored.reservation) });

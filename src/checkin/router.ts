@@ -23,7 +23,7 @@ import { HttpError, badRequest, fromKubeError, jsonErrorHandler, jsonNotFound, s
 import { createGotelApiRouter, type GotelApiOptions } from './gotel-api.ts';
 import { ReservationLookup, type ReservationSource } from './lookup.ts';
 import { DEFAULT_RATE_LIMIT, RateLimiter, type RateLimitOptions } from './rate-limit.ts';
-import { storeCheckin, verdictOf } from './store.ts';
+import { storeCheckin, verdictOf, type ResolveSpec } from './store.ts';
 
 export interface CheckinRouterDeps {
   /** Keep-alive REST client (reads, TokenReview, SubjectAccessReview, Secrets). */
@@ -47,6 +47,8 @@ export interface CheckinRouterDeps {
   reservationCacheTtlMs?: number;
   /** GoTel's own API (`/reservation`, `/checkin`, `/snooze`, `/checkout`); off unless enabled. */
   gotelApi?: GotelApiOptions;
+  /** The Reservation as the judge sees it (the operator's jobRef → CronJob schedule resolution). */
+  resolveSpec?: ResolveSpec;
 }
 
 const NAMESPACE_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -168,7 +170,7 @@ async function handleCheckin(ctx: CheckinContext, req: Request, res: Response, r
     ...(body.durationSeconds !== undefined ? { durationSeconds: body.durationSeconds } : {}),
     ...(body.message !== undefined ? { message: body.message } : {}),
   };
-  const stored = await storeCheckin(ctx.deps.writer, target.namespace, target.name, input, ctx.now());
+  const stored = await storeCheckin(ctx.deps.writer, target.namespace, target.name, input, ctx.now(), ctx.deps.resolveSpec);
   if (!stored.duplicate) ctx.deps.metrics?.checkins.inc({ signal });
   ctx.log.debug({ reservation: key, signal, runId: input.runId, duplicate: stored.duplicate }, 'check-in stored');
   res.status(200).json({

@@ -21,16 +21,32 @@ export interface Verdict {
   checkins: number;
 }
 
-export async function storeCheckin(writer: StatusWriter, namespace: string, name: string, input: CheckinInput, now: Date): Promise<StoredCheckin> {
+/**
+ * The Reservation as the judge sees it. The operator passes its own (a Reservation that follows a
+ * CronJob takes that CronJob's schedule); without one, a Reservation with neither schedule nor
+ * every is recorded but not judged here (the reconciler judges it).
+ */
+export type ResolveSpec = (reservation: Reservation) => Reservation;
+
+export async function storeCheckin(
+  writer: StatusWriter,
+  namespace: string,
+  name: string,
+  input: CheckinInput,
+  now: Date,
+  resolve?: ResolveSpec,
+): Promise<StoredCheckin> {
   let duplicate = false;
   let checkin: Checkin | undefined;
   const reservation = await writer.update(namespace, name, (current) => {
     // Pure in `current`: on a 409 the writer calls it again with the fresh object.
-    const result = applyCheckinDetailed(current, input, now);
+    const effective = resolve ? resolve(current) : current;
+    const result = applyCheckinDetailed(effective, input, now);
     duplicate = result.duplicate;
     checkin = result.checkin;
     if (result.duplicate) return null;
-    return evaluate({ ...current, status: result.status }, now).status;
+    if (!effective.spec?.schedule && !effective.spec?.every) return result.status;
+    return evaluate({ ...effective, status: result.status }, now).status;
   });
   return { reservation, duplicate, checkin: checkin as Checkin };
 }
