@@ -72,3 +72,20 @@ export const jsonErrorHandler: ErrorRequestHandler = (err: unknown, _req, res, _
   }
   sendError(res, new HttpError(500, 'InternalError', 'internal error'));
 };
+
+/**
+ * Answers requests that are not even valid HTTP (Node's parser refuses them before express sees
+ * them) with a JSON 400 too, instead of Node's bare one. Call on the http.Server that serves check-ins.
+ */
+export function answerClientErrorsAsJson(server: import('node:http').Server): void {
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: import('node:stream').Duplex) => {
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+    const status = tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request';
+    const body = JSON.stringify({ error: { reason: tooLarge ? 'HeadersTooLarge' : 'MalformedRequest', message: `not a valid HTTP request (${err.code ?? 'parse error'})` } });
+    socket.end(`HTTP/1.1 ${status}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  });
+}

@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { createServer as createTcpServer, connect, type Socket } from 'node:net';
 import type { Server } from 'node:http';
 import { API_VERSION, GROUP, KIND, PLURAL, VERSION, type Reservation, type ReservationSpec } from '../../src/api/reservation.ts';
+import { answerClientErrorsAsJson } from '../../src/checkin/errors.ts';
 import { createCheckinApp, type CheckinRouterDeps } from '../../src/checkin/router.ts';
 import { KubeRest } from '../../src/k8s/rest.ts';
 import { StatusWriter, reservationPath } from '../../src/k8s/status-writer.ts';
@@ -27,6 +28,7 @@ export async function startCheckinServer(kc: KubeConfig, extra: Partial<CheckinR
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
+  answerClientErrorsAsJson(server);
   const port = (server.address() as AddressInfo).port;
   return {
     url: `http://127.0.0.1:${port}`,
