@@ -1,57 +1,185 @@
-// `gotel start` (what `npm start` runs): GoTel on a local control plane when no cluster is
-// configured. Until the operator lands (issue 6) it starts the control plane, installs the CRD,
-// applies examples/, prints how to reach it with kubectl, and runs until Ctrl-C.
-import { KubeConfig } from '@kubernetes/client-node';
+// `gotel start` (what `npm start` runs). With a cluster configured (KUBECONFIG, ~/.kube/config or
+// in a pod) it installs the CRD and runs the operator there. With none, the demo: a local control
+// plane, the CRD, examples/ plus a Reservation that misses its first check-in within a minute,
+// the operator, and a loopback Slack-compatible receiver; the terminal shows state changes and
+// the alert text the receiver got. Ctrl-C stops everything and leaves no process behind.
+import type { KubeConfig } from '@kubernetes/client-node';
 import { fileURLToPath } from 'node:url';
+import { GROUP, PLURAL, VERSION, type Reservation } from '../api/reservation.ts';
 import { ensureAssets } from '../dev/assets.ts';
-import { startControlPlane } from '../dev/control-plane.ts';
-import { applyObjects, readManifestDir } from '../k8s/apply.ts';
+import { startControlPlane, type ControlPlane } from '../dev/control-plane.ts';
+import { installCrds } from '../dev/crds.ts';
+import { describeSlackPayload, startSlackReceiver, type SlackReceiver } from '../dev/slack-receiver.ts';
+import { applyObjects, parseManifests, readManifestDir } from '../k8s/apply.ts';
+import { Informer } from '../k8s/informer.ts';
+import { KubeRest } from '../k8s/rest.ts';
+import { createLogger } from '../log.ts';
+import { createMetrics } from '../metrics.ts';
+import { toOperatorConfig } from '../operator/config.ts';
+import { clusterConfigured, loadKubeConfig } from '../operator/kubeconfig.ts';
+import { Operator } from '../operator/operator.ts';
+import { operatorPlugins } from '../operator/plugins.ts';
 
-const EXAMPLES_DIR = fileURLToPath(new URL('../../examples/', import.meta.url));
+const ROOT = new URL('../../', import.meta.url);
+const EXAMPLES_DIR = fileURLToPath(new URL('examples/', ROOT));
+const CRDS_DIR = fileURLToPath(new URL('crds/', ROOT));
+
+/** A Reservation that never checks in: due 30 s after creation, Missed 10 s later. */
+export const DEMO_RESERVATION = `
+apiVersion: gotel.io/v1alpha1
+kind: Reservation
+metadata:
+  name: demo-never-checks-in
+spec:
+  every: 30s
+  grace: 10s
+  owner: you@example.com
+  anonymous: true
+  alertMessage: "{namespace}/{name} expected a check-in {frequency}; last check-in: {last}. Owner: {owner}"
+`;
+
+const say = (line: string): void => void process.stdout.write(`${line}\n`);
+const stamp = (): string => new Date().toISOString().slice(11, 19);
 
 export async function runStart(): Promise<void> {
-  if (process.env.KUBECONFIG) {
-    process.stderr.write(
-      `gotel start: KUBECONFIG is set (${process.env.KUBECONFIG}); running the operator on an existing cluster arrives with the operator.\n` +
-        'Unset KUBECONFIG to start a local control plane instead.\n',
-    );
-    process.exitCode = 2;
-    return;
-  }
+  if (clusterConfigured()) await runOnCluster();
+  else await runDemo();
+}
+
+async function runOnCluster(): Promise<void> {
+  const config = toOperatorConfig({ listen: process.env.GOTEL_LISTEN ?? '0.0.0.0:8080', slackWebhookUrl: process.env.GOTEL_SLACK_WEBHOOK_URL, clusterName: process.env.GOTEL_CLUSTER_NAME });
+  const kc = loadKubeConfig(undefined);
+  say(`gotel: installing the Reservation CRD on ${kc.getCurrentCluster()?.server}`);
+  await installCrds(kubeconfigText(kc), CRDS_DIR);
+  const logger = createLogger();
+  const operator = new Operator(config, kc, createMetrics(), logger, operatorPlugins());
+  await operator.start();
+  say(`gotel: operator running; check-ins, /metrics, /healthz on ${operator.url}. Ctrl-C stops it.`);
+  await untilSignal();
+  await operator.stop();
+}
+
+async function runDemo(): Promise<void> {
   const log = (line: string): void => void process.stderr.write(`${line}\n`);
-  const assets = await ensureAssets({ progress: log });
-  const plane = await startControlPlane({ name: 'local', assets, progress: log });
-  let stopping = false;
-  const stop = async (): Promise<void> => {
-    if (stopping) return;
-    stopping = true;
-    log('stopping the local control plane...');
-    await plane.stop();
-    log('stopped; nothing left running');
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void stop());
-  process.on('SIGTERM', () => void stop());
+  const cleanups: (() => Promise<void>)[] = [];
+  let stopping: Promise<never> | undefined;
+  // Every caller (signal handlers, the main flow) waits for the one clean-up in progress.
+  const stop = (code: number): Promise<never> =>
+    (stopping ??= (async () => {
+      say('\ngotel: stopping...');
+      for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
+      say('gotel: stopped; nothing left running');
+      process.exit(code);
+    })());
+  process.on('SIGINT', () => void stop(0));
+  process.on('SIGTERM', () => void stop(0));
 
-  const kc = new KubeConfig();
-  kc.loadFromString(plane.kubeconfig);
-  const applied = await applyObjects(kc, await readManifestDir(EXAMPLES_DIR), 'default');
-  log(`applied ${applied.map((o) => `${o.kind}/${o.metadata?.name}`).join(', ')}`);
+  try {
+    say('gotel: no cluster configured (no KUBECONFIG, no ~/.kube/config): starting a local control plane');
+    const assets = await ensureAssets({ progress: log });
+    const plane: ControlPlane = await startControlPlane({ name: 'local', assets, progress: log });
+    cleanups.push(() => plane.stop());
+    const kc = loadKubeConfig(plane.kubeconfigPath);
 
-  process.stdout.write(
-    [
-      '',
-      'GoTel local control plane is up.',
-      `  kube-apiserver: ${plane.server}`,
-      `  kubeconfig:     ${plane.kubeconfigPath}`,
-      '',
-      'In another terminal:',
-      `  export KUBECONFIG=${plane.kubeconfigPath}`,
-      `  ${assets.kubectl} get reservations`,
-      `  ${assets.kubectl} explain reservation.spec`,
-      '',
-      'Ctrl-C stops everything.',
-      '',
-    ].join('\n'),
-  );
+    const slack: SlackReceiver = await startSlackReceiver({
+      onRequest: (request) => {
+        say(`\n[${stamp()}] Slack received an alert:\n${indent(describeSlackPayload(request.body))}\n`);
+      },
+    });
+    cleanups.push(() => slack.close());
+
+    const config = toOperatorConfig({
+      listen: process.env.GOTEL_LISTEN ?? '127.0.0.1:8080',
+      slackWebhookUrl: slack.url,
+      clusterName: 'local',
+      identity: 'gotel-demo',
+      leaderElectionNamespace: 'default',
+      leaseDuration: '5s',
+    });
+    const operator = await startOperatorOnFreePort(config, kc);
+    cleanups.push(() => operator.stop());
+
+    const watcher = watchStates(kc);
+    cleanups.push(() => watcher.stop());
+
+    const objects = [...(await readManifestDir(EXAMPLES_DIR)), ...parseManifests(DEMO_RESERVATION)];
+    const applied = await applyObjects(kc, objects, 'default');
+    say(`gotel: applied ${applied.map((o) => `${o.kind}/${o.metadata?.name}`).join(', ')}`);
+    say(
+      [
+        '',
+        'GoTel is running on a local control plane.',
+        `  kube-apiserver:  ${plane.server}`,
+        `  check-ins:       ${operator.url}/checkin/default/demo-never-checks-in   (metrics: ${operator.url}/metrics)`,
+        `  Slack receiver:  ${slack.url} (loopback; what it gets is printed here)`,
+        '',
+        'In another terminal:',
+        `  export KUBECONFIG=${plane.kubeconfigPath}`,
+        `  ${assets.kubectl} get reservations`,
+        `  curl -X POST ${operator.url}/checkin/default/demo-never-checks-in     # check in for the demo job`,
+        '',
+        'demo-never-checks-in expects a check-in within 40 s: unless you send one, it is Missed and',
+        'Slack gets the alert; a check-in afterwards sends the recovery. Ctrl-C stops everything.',
+        '',
+      ].join('\n'),
+    );
+    await untilSignal();
+  } catch (err) {
+    process.stderr.write(`gotel start: ${(err as Error).message}\n`);
+    await stop(1);
+  }
+  await stop(0);
+}
+
+async function startOperatorOnFreePort(config: ReturnType<typeof toOperatorConfig>, kc: KubeConfig): Promise<Operator> {
+  const logger = createLogger({ level: process.env.GOTEL_LOG_LEVEL ?? 'warn', destination: process.stderr });
+  try {
+    const operator = new Operator(config, kc, createMetrics(), logger, operatorPlugins());
+    await operator.start();
+    return operator;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    say(`gotel: ${config.listen.host}:${config.listen.port} is taken; listening on a free port instead`);
+    const operator = new Operator({ ...config, listen: { ...config.listen, port: 0 } }, kc, createMetrics(), logger, operatorPlugins());
+    await operator.start();
+    return operator;
+  }
+}
+
+/** Prints each Reservation's state changes as they are stored. */
+function watchStates(kc: KubeConfig): Informer<Reservation> {
+  const rest = new KubeRest(kc);
+  const seen = new Map<string, string>();
+  const informer: Informer<Reservation> = new Informer<Reservation>(rest, {
+    path: `/apis/${GROUP}/${VERSION}/${PLURAL}`,
+    onChange: (key) => {
+      const r = informer.get(key);
+      const state = r?.status?.state;
+      if (!r || !state || seen.get(key) === state) return;
+      const before = seen.get(key);
+      seen.set(key, state);
+      const detail = state === 'Pending' && r.status?.deadline ? ` (first check-in due by ${r.status.deadline})` : '';
+      say(`[${stamp()}] ${key}: ${before ? `${before} -> ` : ''}${state}${detail}`);
+    },
+  });
+  informer.start();
+  return informer;
+}
+
+function indent(text: string): string {
+  return text
+    .split('\n')
+    .map((l) => `    ${l}`)
+    .join('\n');
+}
+
+function kubeconfigText(kc: KubeConfig): string {
+  return kc.exportConfig();
+}
+
+function untilSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
 }

@@ -46,7 +46,10 @@ export function operatorOptions(command: Command): Command {
     .addOption(opt('--cluster-name <name>', 'this cluster\'s name in alerts', 'cluster-name'))
     .addOption(opt('--lease-duration <duration>', 'leader Lease duration, e.g. 15s', 'lease-duration').default('15s'))
     .addOption(opt('--resync <duration>', 'safety resync period (deadlines fire from timers, not from this)', 'resync').default('10m'))
-    .addOption(opt('--log-level <level>', 'trace, debug, info, warn, error', 'log-level').default('info'));
+    .addOption(opt('--log-level <level>', 'trace, debug, info, warn, error', 'log-level').default('info'))
+    .addOption(opt('--gotel-api', 'serve GoTel\'s own API: POST /reservation, /checkin, /snooze, /checkout; GET /reservation', 'gotel-api'))
+    .addOption(opt('--gotel-api-namespace <ns>', 'namespace of the Reservations GoTel\'s API manages', 'gotel-api-namespace').default('default'))
+    .addOption(opt('--gotel-api-anonymous', 'let GoTel\'s API take requests without credentials', 'gotel-api-anonymous'));
 }
 
 function seconds(text: string, flag: string): number {

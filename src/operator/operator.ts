@@ -13,13 +13,14 @@ import { StatusWriter } from '../k8s/status-writer.ts';
 import { WorkQueue } from '../k8s/work-queue.ts';
 import type { Metrics } from '../metrics.ts';
 import type { OperatorConfig } from './config.ts';
-import type { CronJob } from './job-ref.ts';
+import { resolveJobRefSchedule, type CronJob, type CronJobLookup } from './job-ref.ts';
 import { Reconciler, type OutboxSender } from './reconciler.ts';
 import { createApp, listen } from './server.ts';
 import { Wakeups } from './wakeups.ts';
 
 /** Pieces owned by other modules (alerts, check-ins), built from the operator's shared parts. */
 export interface OperatorPlugins {
+  /** The alert sender; a new one each leadership term (stopped when leadership ends). */
   outbox?: (parts: SharedParts) => OutboxSender & { stop(): Promise<void> };
   routers?: (parts: SharedParts) => Router[];
   /** Long-running helpers (e.g. the Job watcher); started with the operator. */
@@ -34,7 +35,10 @@ export interface SharedParts {
   metrics: Metrics;
   logger: Logger;
   isLeader: () => boolean;
-  reservations: Informer<Reservation>;
+  /** Reservations in every watched namespace, from the informer cache. */
+  reservations: { get(key: string): Reservation | undefined; list(): Reservation[] };
+  /** The Reservation as the judge sees it (a jobRef CronJob's schedule filled in). */
+  resolveSpec: (r: Reservation) => Reservation;
 }
 
 export class Operator {
@@ -47,7 +51,8 @@ export class Operator {
   private readonly wakeups: Wakeups;
   private readonly elector: LeaderElector;
   private readonly reconciler: Reconciler;
-  private readonly outbox?: OutboxSender & { stop(): Promise<void> };
+  private readonly outboxFactory?: (parts: SharedParts) => OutboxSender & { stop(): Promise<void> };
+  private outbox?: OutboxSender & { stop(): Promise<void> };
   private readonly services: { start(): void; stop(): Promise<void> }[];
   private readonly routers: Router[];
   private resyncTimer?: NodeJS.Timeout;
@@ -83,6 +88,15 @@ export class Operator {
       }
       return undefined;
     };
+    const cronJobLookup: CronJobLookup = {
+      get: (key) => {
+        for (const inf of this.cronJobs) {
+          const c = inf.get(key);
+          if (c) return c;
+        }
+        return undefined;
+      },
+    };
     this.wakeups = new Wakeups(enqueue);
     this.elector = new LeaderElector(rest, {
       namespace: config.leaderElectionNamespace,
@@ -92,12 +106,17 @@ export class Operator {
       logger,
       onStartedLeading: () => {
         metrics.leader.set(1);
+        this.outbox = this.outboxFactory?.(this.parts);
         // A new leader judges everything from durable status: timers are re-armed from there.
         for (const r of this.allReservations()) enqueue(`${r.metadata.namespace}/${r.metadata.name}`);
       },
       onStoppedLeading: () => {
         metrics.leader.set(0);
         this.wakeups.clear();
+        // Only the leader sends: a former leader stops retrying at once.
+        const outbox = this.outbox;
+        this.outbox = undefined;
+        void outbox?.stop();
       },
     });
     this.parts = {
@@ -108,9 +127,10 @@ export class Operator {
       metrics,
       logger,
       isLeader: () => this.elector.isLeader,
-      reservations: this.reservations[0]!,
+      reservations: { get, list: () => this.allReservations() },
+      resolveSpec: (r) => resolveJobRefSchedule(r, cronJobLookup),
     };
-    this.outbox = plugins.outbox?.(this.parts);
+    this.outboxFactory = plugins.outbox;
     this.services = plugins.services?.(this.parts) ?? [];
     this.routers = plugins.routers?.(this.parts) ?? [];
     this.reconciler = new Reconciler({
@@ -122,16 +142,11 @@ export class Operator {
       logger,
       now: () => new Date(),
       isLeader: () => this.elector.isLeader,
-      cronJobs: {
-        get: (key) => {
-          for (const inf of this.cronJobs) {
-            const c = inf.get(key);
-            if (c) return c;
-          }
-          return undefined;
-        },
+      cronJobs: cronJobLookup,
+      outbox: {
+        sync: (r) => this.outbox?.sync(r),
+        forget: (namespace, name) => this.outbox?.forget?.(namespace, name),
       },
-      outbox: this.outbox,
     });
     this.queue = new WorkQueue((key) => this.reconciler.reconcile(key), { logger });
   }
@@ -176,7 +191,6 @@ export class Operator {
     this.wakeups.clear();
     await this.queue.drain();
     await Promise.all(this.services.map((s) => s.stop()));
-    await this.outbox?.stop();
     await Promise.all(this.informers.map((i) => i.stop()));
     await this.http?.close();
     this.parts.rest.close();

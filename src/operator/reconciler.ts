@@ -5,7 +5,8 @@
 // raced with this reconcile is never overwritten.
 import type { Logger } from 'pino';
 import type { Reservation, ReservationStatus, State } from '../api/reservation.ts';
-import { evaluate, type Evaluation } from '../core/index.ts';
+import { ALERT_DELIVERY, alertDeliveryCondition } from '../alerts/outbox.ts';
+import { canonical, evaluate, type Evaluation } from '../core/index.ts';
 import type { EventRecorder } from '../k8s/events.ts';
 import type { StatusWriter } from '../k8s/status-writer.ts';
 import type { Metrics } from '../metrics.ts';
@@ -15,6 +16,8 @@ import type { Wakeups } from './wakeups.ts';
 /** The part of the alert dispatcher the reconciler needs: hand it the stored object. */
 export interface OutboxSender {
   sync(reservation: Reservation): void;
+  /** The Reservation is gone: drop what is pending for it. */
+  forget?(namespace: string, name: string): void;
 }
 
 export interface ReconcilerDeps {
@@ -31,6 +34,17 @@ export interface ReconcilerDeps {
 }
 
 const ALERTING: ReadonlySet<State> = new Set(['Late', 'Missed', 'Overrun', 'Failed', 'TooFast', 'Invalid']);
+
+/** Adds the AlertDelivery condition the outbox implies (once there has been something to send). */
+function withDeliveryCondition(evaluation: Evaluation, r: Reservation, now: Date): Evaluation {
+  const status = evaluation.status;
+  const hasOutbox = (status.alert?.outbox?.length ?? 0) > 0 || status.conditions?.some((c) => c.type === ALERT_DELIVERY);
+  if (!hasOutbox) return evaluation;
+  const delivery = alertDeliveryCondition(status, now.getTime(), r.metadata.generation);
+  const conditions = [...(status.conditions ?? []).filter((c) => c.type !== ALERT_DELIVERY), delivery];
+  const next = { ...status, conditions };
+  return { ...evaluation, status: next, conditions, changed: canonical(next) !== canonical(r.status ?? {}) };
+}
 
 export class Reconciler {
   private readonly d: ReconcilerDeps;
@@ -64,6 +78,8 @@ export class Reconciler {
     const cached = this.d.get(key);
     if (!cached || !this.d.isLeader()) {
       this.forget(key);
+      const [namespace, name] = key.split('/') as [string, string];
+      if (!cached) this.d.outbox?.forget?.(namespace, name);
       return;
     }
     const [namespace, name] = [cached.metadata.namespace!, cached.metadata.name];
@@ -72,7 +88,7 @@ export class Reconciler {
     const judge = (r: Reservation): Evaluation => {
       const evaluation = evaluate(resolveJobRefSchedule(r, this.d.cronJobs), now);
       const problem = jobRefProblem(r, this.d.cronJobs);
-      return problem ? withJobRefProblem(evaluation, problem, r.status) : evaluation;
+      return withDeliveryCondition(problem ? withJobRefProblem(evaluation, problem, r.status) : evaluation, r, now);
     };
 
     let evaluation = judge(cached);
