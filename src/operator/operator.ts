@@ -56,6 +56,7 @@ export class Operator {
   private readonly services: { start(): void; stop(): Promise<void> }[];
   private readonly routers: Router[];
   private resyncTimer?: NodeJS.Timeout;
+  private leaderSince = 0;
   private http?: { url: string; close: () => Promise<void> };
 
   constructor(config: OperatorConfig, kc: KubeConfig, metrics: Metrics, logger: Logger, plugins: OperatorPlugins = {}) {
@@ -106,6 +107,7 @@ export class Operator {
       logger,
       onStartedLeading: () => {
         metrics.leader.set(1);
+        this.leaderSince = Date.now();
         this.outbox = this.outboxFactory?.(this.parts);
         // A new leader judges everything from durable status: timers are re-armed from there.
         for (const r of this.allReservations()) enqueue(`${r.metadata.namespace}/${r.metadata.name}`);
@@ -142,6 +144,7 @@ export class Operator {
       logger,
       now: () => new Date(),
       isLeader: () => this.elector.isLeader,
+      leaderSince: () => this.leaderSince,
       cronJobs: cronJobLookup,
       outbox: {
         sync: (r) => this.outbox?.sync(r),

@@ -4,7 +4,7 @@
 // the judgement is recomputed inside the write against the freshest object, so a check-in that
 // raced with this reconcile is never overwritten.
 import type { Logger } from 'pino';
-import type { Reservation, ReservationStatus, State } from '../api/reservation.ts';
+import type { Reservation, State } from '../api/reservation.ts';
 import { ALERT_DELIVERY, alertDeliveryCondition } from '../alerts/outbox.ts';
 import { canonical, evaluate, type Evaluation } from '../core/index.ts';
 import type { EventRecorder } from '../k8s/events.ts';
@@ -29,6 +29,8 @@ export interface ReconcilerDeps {
   logger: Logger;
   now: () => Date;
   isLeader: () => boolean;
+  /** When this replica's current leadership term began (epoch ms). */
+  leaderSince: () => number;
   cronJobs: CronJobLookup;
   outbox?: OutboxSender;
 }
@@ -50,6 +52,8 @@ export class Reconciler {
   private readonly d: ReconcilerDeps;
   /** Last known state per key, for the gotel_reservations{state} gauge. */
   private readonly states = new Map<string, State>();
+  /** Outbox entry ids already announced with an Event, per key, in this leadership term. */
+  private readonly announced = new Map<string, Set<string>>();
 
   constructor(deps: ReconcilerDeps) {
     this.d = deps;
@@ -71,6 +75,7 @@ export class Reconciler {
   /** Forgets a key's timer and gauge entry (leadership lost, or the object is gone). */
   forget(key: string): void {
     this.d.wakeups.arm(key, null);
+    this.announced.delete(key);
     this.setState(key, undefined);
   }
 
@@ -93,31 +98,47 @@ export class Reconciler {
 
     let evaluation = judge(cached);
     let stored = cached;
+    const stateBefore = cached.status?.state;
     if (evaluation.changed) {
-      const before = cached.status;
       stored = await this.d.writer.update(namespace, name, (current) => {
         evaluation = judge(current);
         return evaluation.changed ? evaluation.status : null;
       });
-      await this.recordEvents(stored, before, evaluation);
     }
+    await this.recordEvents(key, stored, stateBefore, evaluation);
     this.setState(key, evaluation.state);
     this.d.outbox?.sync(stored);
     this.d.wakeups.arm(key, evaluation.nextWakeup);
     this.d.logger.debug({ key, state: evaluation.state, nextWakeup: evaluation.nextWakeup?.toISOString() }, 'reconciled');
   }
 
-  private async recordEvents(stored: Reservation, before: ReservationStatus | undefined, evaluation: Evaluation): Promise<void> {
-    for (const t of evaluation.transitions) {
-      const type = t.kind === 'recovery' ? 'Normal' : 'Warning';
-      const reason = t.kind === 'recovery' ? 'Recovered' : t.kind === 'renotify' ? `Still${t.reason}` : t.reason;
-      await this.d.events.record(stored, type, reason, t.entry.message ?? `${t.from ?? 'new'} -> ${t.to}`);
+  /**
+   * One Event per outbox entry (alert, renotify, recovery), whoever created it: the reconciler or a
+   * check-in. Entries created before this leadership term began were the previous leader's to
+   * announce; a state change without an entry gets a plain Event.
+   */
+  private async recordEvents(key: string, stored: Reservation, stateBefore: State | undefined, evaluation: Evaluation): Promise<void> {
+    const entries = stored.status?.alert?.outbox ?? [];
+    let seen = this.announced.get(key);
+    if (!seen) {
+      const termStart = this.d.leaderSince();
+      seen = new Set(entries.filter((e) => Date.parse(e.createdTime) < termStart).map((e) => e.id));
+      this.announced.set(key, seen);
     }
-    const from = before?.state;
+    let recorded = 0;
+    for (const e of entries) {
+      if (seen.has(e.id)) continue;
+      seen.add(e.id);
+      recorded++;
+      const type = e.kind === 'recovery' ? 'Normal' : 'Warning';
+      const reason = e.kind === 'recovery' ? 'Recovered' : e.kind === 'renotify' ? `Still${e.reason}` : e.reason;
+      await this.d.events.record(stored, type, reason, e.message ?? `${e.kind} ${e.reason}`);
+    }
+    for (const id of seen) if (!entries.some((e) => e.id === id)) seen.delete(id);
     const to = evaluation.state;
-    if (from !== to && evaluation.transitions.length === 0) {
+    if (stateBefore !== to && recorded === 0) {
       const ready = evaluation.status.conditions?.find((c) => c.type === 'Ready');
-      const message = to === 'Invalid' ? (ready?.message ?? 'invalid spec') : `state ${from ?? 'new'} -> ${to}`;
+      const message = to === 'Invalid' ? (ready?.message ?? 'invalid spec') : `state ${stateBefore ?? 'new'} -> ${to}`;
       await this.d.events.record(stored, ALERTING.has(to) ? 'Warning' : 'Normal', to === 'Invalid' ? 'InvalidSpec' : to, message);
     }
   }
