@@ -21,5 +21,6 @@ program
 (await import('./operator.ts')).registerOperator(program);
 (await import('./checkin.ts')).registerCheckin(program);
 (await import('./run.ts')).registerRun(program);
+(await import('./sidecar.ts')).registerSidecar(program);
 
 await program.parseAsync(process.argv);
