@@ -1,0 +1,117 @@
+// Operators as real processes (`gotel operator`), killed with SIGKILL at the worst moments: an
+// alert recorded in status but not yet delivered is delivered exactly once after a restart, two
+// replicas never both send, and a standby takes over what a killed leader left due.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { startSlackReceiver, type SlackReceiver } from '../../src/dev/slack-receiver.ts';
+import { leasePath, type Lease } from '../../src/k8s/leader-election.ts';
+import { eventually, freshNamespace } from './helpers.ts';
+import { createReservation, getReservation, rest } from './operator-harness.ts';
+
+const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+let dir: string;
+let kubeconfigPath: string;
+const children: ChildProcess[] = [];
+const receivers: SlackReceiver[] = [];
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'gotel-failover-'));
+  kubeconfigPath = join(dir, 'kubeconfig');
+  await writeFile(kubeconfigPath, inject('kubeconfig'));
+});
+afterEach(async () => {
+  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  await Promise.all(receivers.splice(0).map((r) => r.close()));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function operatorProcess(namespace: string, identity: string, slackUrl: string): ChildProcess {
+  const child = spawn(
+    process.execPath,
+    [
+      MAIN,
+      'operator',
+      `--kubeconfig=${kubeconfigPath}`,
+      `--namespaces=${namespace}`,
+      '--listen=127.0.0.1:0',
+      `--slack-webhook-url=${slackUrl}`,
+      `--identity=${identity}`,
+      `--leader-election-namespace=${namespace}`,
+      '--lease-duration=2s',
+      '--log-level=warn',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, KUBECONFIG: '' } },
+  );
+  children.push(child);
+  return child;
+}
+
+async function leaseHolder(namespace: string): Promise<string | undefined> {
+  const lease = await rest.request<Lease>({ method: 'GET', path: leasePath(namespace, 'gotel-leader') }).catch(() => undefined);
+  return lease?.spec.holderIdentity || undefined;
+}
+
+function killed(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGKILL');
+  });
+}
+
+const mentions = (r: SlackReceiver, name: string): number => r.delivered.filter((d) => JSON.stringify(d.body).includes(`/${name}`)).length;
+
+describe('operator processes under SIGKILL', () => {
+  it('delivers an alert recorded before the crash exactly once after a restart', async () => {
+    const ns = await freshNamespace('crash');
+    const slack = await startSlackReceiver({ script: ['hold'] });
+    receivers.push(slack);
+    const first = operatorProcess(ns, 'crashing-replica', slack.url);
+    await eventually(async () => (await leaseHolder(ns)) === 'crashing-replica', 20_000, 'the first replica to lead');
+    await createReservation(ns, 'nightly', { every: '2s', grace: '1s' });
+    // The alert is recorded in status, and its delivery is under way (held, unanswered).
+    await slack.waitFor(1, { timeoutMs: 15_000 });
+    const recorded = await getReservation(ns, 'nightly');
+    expect(recorded.status?.alert?.outbox).toHaveLength(1);
+    expect(recorded.status?.alert?.outbox?.[0]?.deliveredTime).toBeUndefined();
+    await killed(first);
+
+    operatorProcess(ns, 'restarted-replica', slack.url);
+    const delivered = await eventually(async () => {
+      const r = await getReservation(ns, 'nightly');
+      return r.status?.alert?.outbox?.[0]?.deliveredTime ? r : undefined;
+    }, 30_000, 'the restarted replica to deliver');
+    expect(delivered.status?.alert?.outbox).toHaveLength(1);
+    expect(slack.delivered).toHaveLength(1);
+    expect(slack.received[0]!.status).toBeUndefined(); // the held one was never answered
+  });
+
+  it('never sends twice with two replicas, and the standby sends what fell due after the leader was killed', async () => {
+    const ns = await freshNamespace('pair');
+    const slack = await startSlackReceiver();
+    receivers.push(slack);
+    const replicas = new Map([
+      ['replica-a', operatorProcess(ns, 'replica-a', slack.url)],
+      ['replica-b', operatorProcess(ns, 'replica-b', slack.url)],
+    ]);
+    const leader = await eventually(() => leaseHolder(ns), 20_000, 'a leader');
+    await createReservation(ns, 'first', { every: '2s', grace: '1s' });
+    await eventually(async () => (await getReservation(ns, 'first')).status?.alert?.outbox?.[0]?.deliveredTime, 20_000, 'first alert delivered');
+    expect(mentions(slack, 'first')).toBe(1);
+
+    await killed(replicas.get(leader)!);
+    await createReservation(ns, 'second', { every: '2s', grace: '1s' });
+    const standby = [...replicas.keys()].find((id) => id !== leader)!;
+    await eventually(async () => (await leaseHolder(ns)) === standby, 20_000, 'the standby to take the Lease');
+    await eventually(async () => (await getReservation(ns, 'second')).status?.alert?.outbox?.[0]?.deliveredTime, 20_000, 'second alert delivered');
+    expect(mentions(slack, 'second')).toBe(1);
+    expect(mentions(slack, 'first')).toBe(1);
+    expect(slack.received).toHaveLength(2);
+  });
+});
