@@ -1,6 +1,8 @@
 // Writes generated files: the Reservation CRD manifest.
 import { writeFile } from 'node:fs/promises';
-import { CRD_FILE, crdManifest } from '../src/api/crd-manifest.ts';
+import { CHART_CRD_FILE, CRD_FILE, crdManifest } from '../src/api/crd-manifest.ts';
 
-await writeFile(new URL(`../${CRD_FILE}`, import.meta.url), crdManifest());
-console.log(`wrote ${CRD_FILE}`);
+for (const file of [CRD_FILE, CHART_CRD_FILE]) {
+  await writeFile(new URL(`../${file}`, import.meta.url), crdManifest());
+  console.log(`wrote ${file}`);
+}
