@@ -37,7 +37,7 @@ it('npm start shows the demo alert within two minutes and stops cleanly on Ctrl-
     expect(out).toContain('stopped; nothing left running');
     expect(existsSync(dir!)).toBe(false);
   } catch (err) {
-    throw new Error(`${(err as Error).message}\n--- npm start printed ---\n${out}`);
+    throw new Error(`${(err as Error).message}\n--- npm start printed ---\n${out}`, { cause: err });
   } finally {
     child.kill('SIGKILL');
     await rm(home, { recursive: true, force: true });
