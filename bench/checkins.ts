@@ -1,0 +1,136 @@
+// Benchmark: durable check-ins against a local control plane (kube-apiserver + etcd on this
+// machine). Each check-in is acknowledged only after it is stored in the Reservation's status.
+// Prints check-ins per second, p50/p99/max acknowledgement time and apiserver status writes per
+// check-in, for one hot Reservation and for 100 Reservations, anonymous and with a ServiceAccount
+// token (TokenReview + SubjectAccessReview, cached).
+//
+//   npm run bench:checkins      (BENCH_TOTAL=20000 BENCH_CONCURRENCY=128 BENCH_SCENARIOS=1,2 to change)
+//
+// The load generator runs in a worker thread; the check-in server, the apiserver and etcd share
+// the machine's cores with it. Rate limiting is off (its default, 100/s per Reservation, would be
+// what is measured for the hot Reservation otherwise).
+import { cpus, loadavg } from 'node:os';
+import type { AddressInfo } from 'node:net';
+import { Worker } from 'node:worker_threads';
+import { KubeConfig } from '@kubernetes/client-node';
+import { API_VERSION, GROUP, KIND, PLURAL, VERSION, type Reservation } from '../src/api/reservation.ts';
+import { createCheckinApp } from '../src/checkin/router.ts';
+import { startControlPlane } from '../src/dev/control-plane.ts';
+import { KubeRest } from '../src/k8s/rest.ts';
+import { StatusWriter, reservationPath } from '../src/k8s/status-writer.ts';
+
+const TOTAL = Number(process.env.BENCH_TOTAL ?? 5_000);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 100);
+
+const log = (s: string): void => void process.stderr.write(`${s}\n`);
+
+function pct(sorted: Float64Array, p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+}
+
+async function load(url: string, paths: string[], total: number, concurrency: number, token?: string) {
+  const worker = new Worker(new URL('./checkins-load.ts', import.meta.url), { workerData: { url, paths, total, concurrency, ...(token ? { token } : {}) } });
+  const result = await new Promise<{ latencies: Float64Array; elapsedMs: number; statuses: [number, number][] }>((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
+  await worker.terminate();
+  return result;
+}
+
+/**
+ * client-node's applyToHTTPSOptions replaces the request's agent with a new one (a new TLS
+ * connection per request); this keeps KubeRest's keep-alive agent. A no-op once src/k8s/rest.ts
+ * sets its agent after applyToHTTPSOptions. BENCH_KEEPALIVE_FIX=0 measures without it.
+ */
+class KeepAgentKubeConfig extends KubeConfig {
+  override async applyToHTTPSOptions(opts: Parameters<KubeConfig['applyToHTTPSOptions']>[0]): Promise<void> {
+    const agent = (opts as { agent?: unknown }).agent;
+    await super.applyToHTTPSOptions(opts);
+    if (agent) (opts as { agent?: unknown }).agent = agent;
+  }
+}
+const keepAliveFix = process.env.BENCH_KEEPALIVE_FIX !== '0';
+
+const plane = await startControlPlane({ name: 'bench', progress: log });
+const kc = keepAliveFix ? new KeepAgentKubeConfig() : new KubeConfig();
+kc.loadFromString(plane.kubeconfig);
+const rest = new KubeRest(kc);
+let writes = 0;
+const writer = new StatusWriter(rest, { onWrite: () => writes++ });
+const app = createCheckinApp({ rest, writer, rateLimit: false });
+const server = app.listen(0, '127.0.0.1');
+await new Promise((r) => server.once('listening', r));
+const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+try {
+  const ns = 'bench';
+  await rest.request({ method: 'POST', path: '/api/v1/namespaces', body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } } });
+  const create = (name: string, anonymous: boolean) =>
+    rest.request({ method: 'POST', path: `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${PLURAL}`, body: { apiVersion: API_VERSION, kind: KIND, metadata: { name }, spec: { every: '1m', anonymous } } });
+  await create('hot', true);
+  for (let i = 0; i < 100; i++) await create(`r${i}`, true);
+  for (let i = 0; i < 100; i++) await create(`s${i}`, false);
+  // A ServiceAccount allowed the verb checkin on every Reservation in the namespace.
+  await rest.request({ method: 'POST', path: `/api/v1/namespaces/${ns}/serviceaccounts`, body: { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'job' } } });
+  await rest.request({
+    method: 'POST',
+    path: `/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/roles`,
+    body: { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'checkin' }, rules: [{ apiGroups: [GROUP], resources: [PLURAL], verbs: ['checkin'] }] },
+  });
+  await rest.request({
+    method: 'POST',
+    path: `/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/rolebindings`,
+    body: { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'checkin' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'checkin' }, subjects: [{ kind: 'ServiceAccount', name: 'job', namespace: ns }] },
+  });
+  const token = (
+    await rest.request<{ status: { token: string } }>({
+      method: 'POST',
+      path: `/api/v1/namespaces/${ns}/serviceaccounts/job/token`,
+      body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } },
+    })
+  ).status.token;
+
+  const hundred = (prefix: string) => Array.from({ length: 100 }, (_, i) => `${prefix}${i}`);
+  const scenarios: { name: string; paths: string[]; token?: string; names: string[]; concurrency: number }[] = [
+    { name: `1 hot Reservation, anonymous, ${CONCURRENCY} clients`, paths: [`/checkin/${ns}/hot/log`], names: ['hot'], concurrency: CONCURRENCY },
+    { name: `100 Reservations, anonymous, ${CONCURRENCY} clients`, paths: hundred(`/checkin/${ns}/r`).map((p) => `${p}/log`), names: hundred('r'), concurrency: CONCURRENCY },
+    { name: `100 Reservations, anonymous, ${4 * CONCURRENCY} clients`, paths: hundred(`/checkin/${ns}/r`).map((p) => `${p}/log`), names: hundred('r'), concurrency: 4 * CONCURRENCY },
+    { name: `100 Reservations, SA token, ${4 * CONCURRENCY} clients`, paths: hundred(`/checkin/${ns}/s`).map((p) => `${p}/log`), names: hundred('s'), token, concurrency: 4 * CONCURRENCY },
+  ];
+
+  const only = process.env.BENCH_SCENARIOS?.split(',').map(Number);
+  const chosen = only ? scenarios.filter((_, i) => only.includes(i + 1)) : scenarios;
+  console.log(`GoTel durable check-ins: ${TOTAL} per scenario, ${cpus().length} cores (load average ${loadavg()[0]!.toFixed(1)} at start), kube-apiserver v1.36.3 + etcd (unsafe-no-fsync) on loopback${keepAliveFix ? '; KubeRest keeps its keep-alive agent' : '; KubeRest as is'}`);
+  console.log('scenario                                     | check-ins/s | p50 ms | p99 ms | max ms | writes/check-in | non-2xx');
+  console.log('---------------------------------------------|-------------|--------|--------|--------|-----------------|--------');
+  for (const s of chosen) {
+    // Warm-up: connections, caches (TokenReview/SubjectAccessReview, Reservation reads), JIT.
+    await load(url, s.paths, Math.min(1000, TOTAL), s.concurrency, s.token);
+    const before = new Map<string, number>();
+    for (const n of s.names) before.set(n, (await rest.request<Reservation>({ method: 'GET', path: reservationPath(ns, n) })).status?.checkins ?? 0);
+    writes = 0;
+    const r = await load(url, s.paths, TOTAL, s.concurrency, s.token);
+    const w = writes;
+    let stored = 0;
+    for (const n of s.names) stored += ((await rest.request<Reservation>({ method: 'GET', path: reservationPath(ns, n) })).status?.checkins ?? 0) - (before.get(n) ?? 0);
+    const sorted = Float64Array.from(r.latencies).sort();
+    const bad = r.statuses.filter(([code]) => code !== 200).reduce((a, [, n]) => a + n, 0);
+    const rate = TOTAL / (r.elapsedMs / 1000);
+    console.log(
+      `${s.name.padEnd(45)}| ${rate.toFixed(0).padStart(11)} | ${pct(sorted, 50).toFixed(1).padStart(6)} | ${pct(sorted, 99).toFixed(1).padStart(6)} | ${(sorted[sorted.length - 1] ?? 0).toFixed(0).padStart(6)} | ${(w / TOTAL).toFixed(3).padStart(15)} | ${String(bad).padStart(7)}`,
+    );
+    if (stored !== TOTAL - bad) console.log(`  !! stored ${stored} check-ins, acknowledged ${TOTAL - bad}`);
+  }
+
+  // A burst: 1,000 check-ins at once to one Reservation.
+  writes = 0;
+  const burst = await load(url, [`/checkin/${ns}/hot/log`], 1000, 1000);
+  const bs = Float64Array.from(burst.latencies).sort();
+  console.log(`burst: 1000 simultaneous check-ins to one Reservation -> ${writes} status writes (${(writes / 1000).toFixed(3)} per check-in), all acknowledged in ${burst.elapsedMs.toFixed(0)} ms, p99 ${pct(bs, 99).toFixed(0)} ms`);
+} finally {
+  server.close();
+  server.closeAllConnections();
+  rest.close();
+  await plane.stop();
+}
