@@ -90,9 +90,10 @@ describe('HTTP check-ins', () => {
     expect(answers.map((a) => a.status).filter((s) => s !== 200)).toEqual([]);
     const stored = await getReservation(admin, ns, 'hot');
     expect(stored.status?.checkins).toBe(500);
-    const writes = server.writes.slice(before);
-    expect(writes.reduce((a, b) => a + b, 0)).toBe(500);
-    expect(writes.length).toBeLessThan(500);
+    // Check-ins that arrive while a write is in flight go into the next one.
+    const writes = server.writes.length - before;
+    expect(writes).toBeGreaterThan(0);
+    expect(writes).toBeLessThan(100);
 
     // A client retry: the same end of the same run twice (and concurrently) counts once.
     const retried = await Promise.all([1, 2, 3].map(() => call(`/checkin/${ns}/hot/0?rid=job-42`, { method: 'POST' })));
