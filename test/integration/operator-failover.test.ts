@@ -114,4 +114,18 @@ describe('operator processes under SIGKILL', () => {
     expect(mentions(slack, 'first')).toBe(1);
     expect(slack.received).toHaveLength(2);
   });
+
+  it('on SIGTERM the leader releases its Lease and exits 0; the standby takes over at once', async () => {
+    const ns = await freshNamespace('sigterm');
+    const slack = await startSlackReceiver();
+    receivers.push(slack);
+    const leader = operatorProcess(ns, 'leaving', slack.url);
+    await eventually(async () => (await leaseHolder(ns)) === 'leaving', 20_000, 'the first replica to lead');
+    operatorProcess(ns, 'staying', slack.url);
+    const exited = new Promise<number | null>((resolve) => leader.once('exit', (code) => resolve(code)));
+    leader.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    // Released, not left to expire: the standby holds it well within one lease duration.
+    await eventually(async () => (await leaseHolder(ns)) === 'staying', 2_000, 'the standby to take the released Lease');
+  });
 });
