@@ -2,6 +2,7 @@
 // start-up so bad configuration is one clear error, not a crash later.
 import { Command, Option } from 'commander';
 import { hostname } from 'node:os';
+import { parseDefaultReceiver } from '../alerts/receivers.ts';
 
 export interface OperatorConfig {
   kubeconfig?: string;
@@ -77,8 +78,13 @@ export function toOperatorConfig(opts: Record<string, unknown>, fileEnv: NodeJS.
     .filter(Boolean);
   for (const ns of namespaces) if (!DNS_LABEL.test(ns)) throw new ConfigError(`--namespaces: "${ns}" is not a namespace name`);
   const slack = str('slackWebhookUrl');
-  if (slack && !/^https?:\/\//.test(slack) && !/^[a-z0-9-]+\/[a-z0-9.-]+(#.+)?$/.test(slack)) {
-    throw new ConfigError(`--slack-webhook-url: "${slack}" is neither an http(s) URL nor a Secret reference namespace/name#key`);
+  if (slack) {
+    // The alerts module's own parser, so what passes here is what the dispatcher accepts.
+    try {
+      parseDefaultReceiver(slack);
+    } catch (err) {
+      throw new ConfigError((err as Error).message);
+    }
   }
   const leNs = str('leaderElectionNamespace') ?? fileEnv.POD_NAMESPACE ?? 'default';
   if (!DNS_LABEL.test(leNs)) throw new ConfigError(`--leader-election-namespace: "${leNs}" is not a namespace name`);
