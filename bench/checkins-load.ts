@@ -10,6 +10,8 @@ interface Job {
   concurrency: number;
   total: number;
   token?: string;
+  /** Run ids are `${ridPrefix}${i}`: unique per run, so no check-in is a repeat of an earlier one. */
+  ridPrefix: string;
 }
 
 const job = workerData as Job;
@@ -40,7 +42,7 @@ await Promise.all(
     for (;;) {
       const i = next++;
       if (i >= job.total) return;
-      const r = await post(`${job.paths[i % job.paths.length]}?rid=b${i}`);
+      const r = await post(`${job.paths[i % job.paths.length]}?rid=${job.ridPrefix}${i}`);
       latencies[i] = r.ms;
       statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
     }

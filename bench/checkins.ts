@@ -29,7 +29,7 @@ function pct(sorted: Float64Array, p: number): number {
 }
 
 async function load(url: string, paths: string[], total: number, concurrency: number, token?: string) {
-  const worker = new Worker(new URL('./checkins-load.ts', import.meta.url), { workerData: { url, paths, total, concurrency, ...(token ? { token } : {}) } });
+  const worker = new Worker(new URL('./checkins-load.ts', import.meta.url), { workerData: { url, paths, total, concurrency, ridPrefix: `${Date.now().toString(36)}-`, ...(token ? { token } : {}) } });
   const result = await new Promise<{ latencies: Float64Array; elapsedMs: number; statuses: [number, number][] }>((resolve, reject) => {
     worker.once('message', resolve);
     worker.once('error', reject);
