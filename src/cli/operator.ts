@@ -16,9 +16,15 @@ export function registerOperator(program: Command): void {
         import('../operator/plugins.ts'),
       ]);
       let operator: Operator;
-      const logger = createLogger({ level: typeof opts.logLevel === 'string' ? opts.logLevel : undefined });
+      let config: ReturnType<typeof toOperatorConfig>;
       try {
-        const config = toOperatorConfig(opts);
+        config = toOperatorConfig(opts);
+      } catch (err) {
+        process.stderr.write(`gotel operator: ${(err as Error).message}\n`);
+        process.exit(2);
+      }
+      const logger = createLogger({ level: config.logLevel });
+      try {
         const kc = loadKubeConfig(config.kubeconfig);
         operator = new Operator(config, kc, createMetrics(), logger, operatorPlugins());
         await operator.start();

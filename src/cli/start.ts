@@ -47,7 +47,21 @@ export async function runStart(): Promise<void> {
 }
 
 async function runOnCluster(): Promise<void> {
-  const config = toOperatorConfig({ listen: process.env.GOTEL_LISTEN ?? '0.0.0.0:8080', slackWebhookUrl: process.env.GOTEL_SLACK_WEBHOOK_URL, clusterName: process.env.GOTEL_CLUSTER_NAME });
+  // The same GOTEL_* variables `gotel operator` reads.
+  const e = process.env;
+  const config = toOperatorConfig({
+    listen: e.GOTEL_LISTEN ?? '0.0.0.0:8080',
+    namespaces: e.GOTEL_NAMESPACES,
+    slackWebhookUrl: e.GOTEL_SLACK_WEBHOOK_URL,
+    identity: e.GOTEL_IDENTITY,
+    leaderElectionNamespace: e.GOTEL_LEADER_ELECTION_NAMESPACE,
+    clusterName: e.GOTEL_CLUSTER_NAME,
+    leaseDuration: e.GOTEL_LEASE_DURATION,
+    logLevel: e.GOTEL_LOG_LEVEL,
+    gotelApi: e.GOTEL_GOTEL_API === 'true',
+    gotelApiNamespace: e.GOTEL_GOTEL_API_NAMESPACE,
+    gotelApiAnonymous: e.GOTEL_GOTEL_API_ANONYMOUS === 'true',
+  });
   const kc = loadKubeConfig(undefined);
   say(`gotel: installing the Reservation CRD on ${kc.getCurrentCluster()?.server}`);
   await installCrds(kubeconfigText(kc), CRDS_DIR);

@@ -315,7 +315,9 @@ async function withLock<T>(lockDir: string, progress: Progress, fn: () => Promis
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const owner = Number(await readFile(join(lockDir, 'pid'), 'utf8').catch(() => '0'));
-      if (!owner || !isAlive(owner)) {
+      // No pid yet: its owner may be between mkdir and writeFile; stale only once it is old.
+      const age = await stat(lockDir).then((st) => Date.now() - st.mtimeMs, () => 0);
+      if (owner ? !isAlive(owner) : age > 30_000) {
         await rm(lockDir, { recursive: true, force: true });
         continue;
       }

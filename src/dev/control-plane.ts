@@ -157,7 +157,11 @@ interface Daemon {
 }
 
 function startDaemon(label: string, binary: string, args: string[]): Daemon {
-  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Own process group: Ctrl-C in a terminal reaches the whole foreground group, and the daemons
+  // must stop in order (apiserver, then etcd) when we stop them, not all at once by themselves.
+  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  let spawnError: Error | undefined;
+  child.on('error', (err) => (spawnError = err));
   let tail: string[] = [];
   const keep = (chunk: Buffer): void => {
     tail.push(...chunk.toString().split('\n').filter(Boolean));
@@ -165,7 +169,7 @@ function startDaemon(label: string, binary: string, args: string[]): Daemon {
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
-  if (child.pid === undefined) throw new Error(`could not start ${label} (${binary})`);
+  if (child.pid === undefined) throw new Error(`could not start ${label} (${binary})${spawnError ? `: ${spawnError.message}` : ''}`);
   const exited = once(child, 'exit').then(() => undefined);
   return {
     pid: child.pid,

@@ -17,7 +17,8 @@ export function createEventRecorder(rest: KubeRest, identity: string, logger: Lo
       const body = {
         apiVersion: 'v1',
         kind: 'Event',
-        metadata: { name: `${reservation.metadata.name}.${Date.now().toString(16)}${randomBytes(3).toString('hex')}`, namespace },
+        // Event names are DNS subdomains (<= 253): keep room for the unique suffix.
+        metadata: { name: `${reservation.metadata.name.slice(0, 220)}.${Date.now().toString(16)}${randomBytes(3).toString('hex')}`, namespace },
         involvedObject: {
           apiVersion: API_VERSION,
           kind: KIND,

@@ -50,6 +50,8 @@ export class Informer<T extends KubeObject> {
   private running = false;
   private loop?: Promise<void>;
   private syncedOnce = false;
+  /** False from an error until the next successful list. */
+  private connected = false;
   private syncWaiters: (() => void)[] = [];
   /** Restarts since start, for health reporting and tests. */
   restarts = 0;
@@ -59,8 +61,9 @@ export class Informer<T extends KubeObject> {
     this.options = { idleMs: 5 * 60_000, watchTimeoutSeconds: 240, maxBackoffMs: 30_000, logger: silentLogger, ...options };
   }
 
+  /** Listed at least once and not cut off from the apiserver since the last error. */
   get synced(): boolean {
-    return this.syncedOnce && this.running;
+    return this.syncedOnce && this.running && this.connected;
   }
 
   get(key: string): T | undefined {
@@ -104,16 +107,25 @@ export class Informer<T extends KubeObject> {
     let backoff = 250;
     let resourceVersion: string | undefined;
     while (this.running) {
+      const watchStarted = Date.now();
       try {
         if (!resourceVersion) resourceVersion = await this.relist();
-        backoff = 250;
         resourceVersion = await this.watchFrom(resourceVersion);
+        // Only a watch that lasted proves the connection healthy again; one that ends at once
+        // (a watch refused while lists work) must not spin through re-lists.
+        if (Date.now() - watchStarted > 10_000) backoff = 250;
+        else {
+          await this.sleep(backoff);
+          backoff = Math.min(backoff * 2, this.options.maxBackoffMs);
+        }
       } catch (err) {
         if (!this.running) break;
         if (err instanceof KubeApiError && err.code === 410) {
-          resourceVersion = undefined; // too old: list again
+          resourceVersion = undefined; // too old: list again, after a breath
+          await this.sleep(100);
           continue;
         }
+        this.connected = false;
         this.restarts++;
         this.options.logger.warn({ path: this.options.path, err: (err as Error).message, backoffMs: backoff }, 'informer restarting');
         resourceVersion = undefined;
@@ -139,6 +151,7 @@ export class Informer<T extends KubeObject> {
         this.options.onChange(key);
       }
     }
+    this.connected = true;
     if (!this.syncedOnce) {
       this.syncedOnce = true;
       for (const w of this.syncWaiters.splice(0)) w();
@@ -176,11 +189,16 @@ export class Informer<T extends KubeObject> {
 
   private sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.abort.signal.addEventListener('abort', () => {
+      const signal = this.abort.signal;
+      const onAbort = (): void => {
         clearTimeout(timer);
         resolve();
-      });
+      };
+      const timer = setTimeout(() => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      }, ms);
+      signal.addEventListener('abort', onAbort, { once: true });
     });
   }
 }

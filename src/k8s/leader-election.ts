@@ -52,6 +52,8 @@ export class LeaderElector {
   private leading = false;
   private running = false;
   private timer?: NodeJS.Timeout;
+  /** Steps down when no renewal succeeded within renewDeadlineMs, whatever requests hang. */
+  private watchdog?: NodeJS.Timeout;
   private lastRenew = 0;
   /** The Lease as last observed, and when (our clock) its content last changed. */
   private observed?: { key: string; at: number };
@@ -81,20 +83,26 @@ export class LeaderElector {
     this.schedule(0);
   }
 
-  /** Stops electing; a leader releases the Lease (unless `release` is false) and steps down. */
-  async stop(release = true): Promise<void> {
+  /**
+   * Stops electing. A leader first runs `beforeRelease` (stop acting as leader: finish sends in
+   * flight) while it still holds the Lease, then releases it (unless `release` is false) so a
+   * standby takes over at once, and steps down.
+   */
+  async stop(release = true, beforeRelease?: () => Promise<void>): Promise<void> {
     this.running = false;
     clearTimeout(this.timer);
     await this.round;
+    if (this.leading) await beforeRelease?.();
     if (this.leading && release) {
       try {
-        const lease = await this.rest.request<Lease>({ method: 'GET', path: leasePath(this.o.namespace, this.o.name) });
+        const lease = await this.rest.request<Lease>({ method: 'GET', path: leasePath(this.o.namespace, this.o.name), timeoutMs: this.requestTimeoutMs });
         if (lease.spec.holderIdentity === this.o.identity) {
           const now = this.o.now();
           await this.rest.request({
             method: 'PUT',
             path: leasePath(this.o.namespace, this.o.name),
             body: { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: microTime(now) } },
+            timeoutMs: this.requestTimeoutMs,
           });
           this.o.logger.info({ lease: this.o.name }, 'leader lease released');
         }
@@ -114,7 +122,22 @@ export class LeaderElector {
     }, ms);
   }
 
+  /** A Lease request that hangs must not outlive the time a leader may go without renewing. */
+  private get requestTimeoutMs(): number {
+    return Math.max(500, Math.floor(this.o.renewDeadlineMs / 2));
+  }
+
+  private renewed(at: number): void {
+    this.lastRenew = at;
+    clearTimeout(this.watchdog);
+    this.watchdog = setTimeout(() => {
+      this.o.logger.warn({ lease: this.o.name, sinceRenewMs: this.o.now() - this.lastRenew }, 'leader lease not renewed in time; stepping down');
+      this.setLeading(false);
+    }, Math.max(0, at + this.o.renewDeadlineMs - this.o.now()));
+  }
+
   private setLeading(leading: boolean): void {
+    if (!leading) clearTimeout(this.watchdog);
     if (leading === this.leading) return;
     this.leading = leading;
     this.o.logger.info({ identity: this.o.identity, lease: `${this.o.namespace}/${this.o.name}`, leading }, leading ? 'became leader' : 'stopped leading');
@@ -128,7 +151,7 @@ export class LeaderElector {
     try {
       let lease: Lease;
       try {
-        lease = await this.rest.request<Lease>({ method: 'GET', path: leasePath(this.o.namespace, this.o.name) });
+        lease = await this.rest.request<Lease>({ method: 'GET', path: leasePath(this.o.namespace, this.o.name), timeoutMs: this.requestTimeoutMs });
       } catch (err) {
         if (!(err instanceof KubeApiError && err.code === 404)) throw err;
         await this.rest.request({
@@ -140,8 +163,9 @@ export class LeaderElector {
             metadata: { name: this.o.name, namespace: this.o.namespace },
             spec: { holderIdentity: this.o.identity, leaseDurationSeconds: seconds, acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: 0 },
           },
+          timeoutMs: this.requestTimeoutMs,
         });
-        this.lastRenew = now;
+        this.renewed(now);
         this.setLeading(true);
         return;
       }
@@ -165,13 +189,14 @@ export class LeaderElector {
             renewTime: microTime(now),
             leaseTransitions: (lease.spec.leaseTransitions ?? 0) + 1,
           };
-      await this.rest.request({ method: 'PUT', path: leasePath(this.o.namespace, this.o.name), body: { ...lease, spec } });
-      this.lastRenew = now;
+      await this.rest.request({ method: 'PUT', path: leasePath(this.o.namespace, this.o.name), body: { ...lease, spec }, timeoutMs: this.requestTimeoutMs });
+      this.renewed(now);
       this.setLeading(true);
     } catch (err) {
       this.o.logger.warn({ err: (err as Error).message, leading: this.leading }, 'leader lease round failed');
-      // A leader that cannot renew steps down before its Lease can expire for the others.
-      if (this.leading && now - this.lastRenew >= this.o.renewDeadlineMs) this.setLeading(false);
+      // A leader that cannot renew steps down before its Lease can expire for the others (the
+      // watchdog does it on time even while a request hangs).
+      if (this.leading && this.o.now() - this.lastRenew >= this.o.renewDeadlineMs) this.setLeading(false);
     }
   }
 }

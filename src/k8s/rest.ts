@@ -41,6 +41,7 @@ export class KubeRest {
   private readonly httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 8 });
   // Watches hold their connection for minutes: their own pool, so they never starve requests.
   private readonly watchAgent = new Agent({ keepAlive: false });
+  private readonly watchHttpAgent = new HttpAgent({ keepAlive: false });
 
   constructor(kc: KubeConfig) {
     const cluster = kc.getCurrentCluster();
@@ -95,11 +96,17 @@ export class KubeRest {
    */
   async watch(path: string, onEvent: (event: unknown) => void, options: { signal?: AbortSignal; idleMs?: number } = {}): Promise<void> {
     const url = new URL(this.server + path);
-    const opts: RequestOptions = { method: 'GET', headers: { Accept: 'application/json' }, agent: url.protocol === 'https:' ? this.watchAgent : this.httpAgent };
+    const opts: RequestOptions = { method: 'GET', headers: { Accept: 'application/json' }, agent: url.protocol === 'https:' ? this.watchAgent : this.watchHttpAgent };
     await this.kc.applyToHTTPSOptions(opts);
     const send = url.protocol === 'https:' ? request : httpRequest;
     return new Promise<void>((resolve, reject) => {
       let idle: NodeJS.Timeout | undefined;
+      // Armed before the answer too: a server that never answers is as quiet as one that stopped.
+      const armIdle = (): void => {
+        if (!options.idleMs) return;
+        clearTimeout(idle);
+        idle = setTimeout(() => r.destroy(new Error(`watch quiet for ${options.idleMs}ms`)), options.idleMs);
+      };
       const r = send(url, { ...opts, signal: options.signal }, (res) => {
         const code = res.statusCode ?? 0;
         if (code < 200 || code >= 300) {
@@ -116,11 +123,6 @@ export class KubeRest {
           });
           return;
         }
-        const armIdle = (): void => {
-          if (!options.idleMs) return;
-          clearTimeout(idle);
-          idle = setTimeout(() => r.destroy(new Error(`watch quiet for ${options.idleMs}ms`)), options.idleMs);
-        };
         armIdle();
         let partial = '';
         res.on('data', (chunk: Buffer) => {
@@ -150,12 +152,14 @@ export class KubeRest {
         clearTimeout(idle);
         reject(err);
       });
+      armIdle();
       r.end();
     });
   }
 
   close(): void {
     this.watchAgent.destroy();
+    this.watchHttpAgent.destroy();
     this.httpsAgent.destroy();
     this.httpAgent.destroy();
   }

@@ -115,7 +115,11 @@ export class StatusWriter {
             contentType: 'application/merge-patch+json',
             body: { apiVersion: API_VERSION, metadata: { resourceVersion: current.metadata.resourceVersion }, status: patch },
           });
-          this.onWrite?.(`${namespace}/${name}`, applied.length);
+          try {
+            this.onWrite?.(`${namespace}/${name}`, applied.length);
+          } catch {
+            // A metrics callback must never turn a stored write into a failure (clients would retry).
+          }
         }
         state.latest = stored;
         for (const pending of applied) pending.resolve(stored);

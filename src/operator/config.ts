@@ -1,6 +1,7 @@
 // `gotel operator`'s configuration: flags, each with a GOTEL_<NAME> environment twin, validated at
 // start-up so bad configuration is one clear error, not a crash later.
 import { Command, Option } from 'commander';
+import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { parseDefaultReceiver } from '../alerts/receivers.ts';
 
@@ -42,7 +43,7 @@ export function operatorOptions(command: Command): Command {
     .addOption(opt('--namespaces <list>', 'comma-separated namespaces to watch (default: all)', 'namespaces'))
     .addOption(opt('--listen <host:port>', 'address for check-ins, /metrics, /healthz, /readyz', 'listen').default('0.0.0.0:8080'))
     .addOption(opt('--slack-webhook-url <url|ns/name#key>', 'default Slack receiver: a webhook URL or a Secret key reference', 'slack-webhook-url'))
-    .addOption(opt('--identity <name>', 'this replica\'s name in the leader Lease (default: the host name)', 'identity'))
+    .addOption(opt('--identity <name>', 'this replica\'s name in the leader Lease (default: host name plus a random suffix)', 'identity'))
     .addOption(opt('--leader-election-namespace <ns>', 'namespace of the leader Lease (default: the pod\'s namespace, else default)', 'leader-election-namespace'))
     .addOption(opt('--cluster-name <name>', 'this cluster\'s name in alerts', 'cluster-name'))
     .addOption(opt('--lease-duration <duration>', 'leader Lease duration, e.g. 15s', 'lease-duration').default('15s'))
@@ -67,6 +68,12 @@ export function parseListen(text: string): { host: string; port: number } {
   const port = m ? Number(m[3]) : NaN;
   if (!m || port > 65535) throw new ConfigError(`--listen: "${text}" is not host:port (for example 0.0.0.0:8080 or 127.0.0.1:0)`);
   return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+}
+
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+function checkLogLevel(level: string): string {
+  if (!LOG_LEVELS.includes(level)) throw new ConfigError(`--log-level: "${level}" is not one of ${LOG_LEVELS.join(', ')}`);
+  return level;
 }
 
 /** Validates what commander parsed into an OperatorConfig; throws ConfigError naming the flag. */
@@ -94,12 +101,13 @@ export function toOperatorConfig(opts: Record<string, unknown>, fileEnv: NodeJS.
     namespaces,
     listen: parseListen(typeof listen === 'string' ? listen : '0.0.0.0:8080'),
     slackWebhookUrl: slack,
-    identity: (typeof identity === 'string' && identity) || hostname(),
+    // Unique per process like client-go's default: two replicas on one host must not share it.
+    identity: (typeof identity === 'string' && identity) || `${hostname()}_${randomUUID().slice(0, 8)}`,
     leaderElectionNamespace: leNs,
     clusterName: (typeof clusterName === 'string' && clusterName) || 'default',
     leaseDurationMs: seconds(typeof leaseDuration === 'string' ? leaseDuration : '15s', '--lease-duration'),
     resyncMs: seconds(typeof resync === 'string' ? resync : '10m', '--resync'),
-    logLevel: typeof logLevel === 'string' ? logLevel : 'info',
+    logLevel: checkLogLevel(typeof logLevel === 'string' ? logLevel : 'info'),
     extra,
   };
 }

@@ -53,6 +53,7 @@ export class Operator {
   private readonly reconciler: Reconciler;
   private readonly outboxFactory?: (parts: SharedParts) => OutboxSender & { stop(): Promise<void> };
   private outbox?: OutboxSender & { stop(): Promise<void> };
+  private outboxStopping: Promise<void> = Promise.resolve();
   private readonly services: { start(): void; stop(): Promise<void> }[];
   private readonly routers: Router[];
   private resyncTimer?: NodeJS.Timeout;
@@ -108,17 +109,26 @@ export class Operator {
       onStartedLeading: () => {
         metrics.leader.set(1);
         this.leaderSince = Date.now();
-        this.outbox = this.outboxFactory?.(this.parts);
+        this.reconciler.reset();
         // A new leader judges everything from durable status: timers are re-armed from there.
         for (const r of this.allReservations()) enqueue(`${r.metadata.namespace}/${r.metadata.name}`);
+        // The last term's sender must have finished (and recorded) its send in flight before a
+        // new one looks at the outbox, or both could send the same entry.
+        const previous = this.outboxStopping;
+        void previous.then(() => {
+          if (!this.elector.isLeader || this.outbox) return;
+          this.outbox = this.outboxFactory?.(this.parts);
+          for (const r of this.allReservations()) enqueue(`${r.metadata.namespace}/${r.metadata.name}`);
+        });
       },
       onStoppedLeading: () => {
         metrics.leader.set(0);
         this.wakeups.clear();
+        this.reconciler.reset();
         // Only the leader sends: a former leader stops retrying at once.
         const outbox = this.outbox;
         this.outbox = undefined;
-        void outbox?.stop();
+        if (outbox) this.outboxStopping = outbox.stop().catch(() => {});
       },
     });
     this.parts = {
@@ -190,9 +200,18 @@ export class Operator {
   /** Graceful stop: release leadership, finish work in progress, stop serving. */
   async stop(): Promise<void> {
     clearInterval(this.resyncTimer);
-    await this.elector.stop(true);
-    this.wakeups.clear();
+    // While still holding the Lease: no new reconciles, and the sender finishes and records the
+    // message in flight. Only then is the Lease released, so the standby never sees a half-sent
+    // entry as pending.
+    await this.elector.stop(true, async () => {
+      this.wakeups.clear();
+      await this.queue.drain();
+      const outbox = this.outbox;
+      this.outbox = undefined;
+      await outbox?.stop();
+    });
     await this.queue.drain();
+    await this.outboxStopping;
     await Promise.all(this.services.map((s) => s.stop()));
     await Promise.all(this.informers.map((i) => i.stop()));
     await this.http?.close();

@@ -72,6 +72,13 @@ export class Reconciler {
     }
   }
 
+  /** A leadership term began or ended: nothing remembered from another term applies. */
+  reset(): void {
+    this.announced.clear();
+    this.states.clear();
+    this.d.metrics.reservations.reset();
+  }
+
   /** Forgets a key's timer and gauge entry (leadership lost, or the object is gone). */
   forget(key: string): void {
     this.d.wakeups.arm(key, null);
@@ -98,17 +105,21 @@ export class Reconciler {
 
     let evaluation = judge(cached);
     let stored = cached;
-    const stateBefore = cached.status?.state;
+    let stateBefore = cached.status?.state;
+    let wrote = false;
     if (evaluation.changed) {
       stored = await this.d.writer.update(namespace, name, (current) => {
+        stateBefore = current.status?.state;
         evaluation = judge(current);
+        wrote = evaluation.changed;
         return evaluation.changed ? evaluation.status : null;
       });
     }
-    await this.recordEvents(key, stored, stateBefore, evaluation);
     this.setState(key, evaluation.state);
+    // Alerts and timers first: Events are for people reading kubectl, not on the alert's path.
     this.d.outbox?.sync(stored);
     this.d.wakeups.arm(key, evaluation.nextWakeup);
+    await this.recordEvents(key, stored, wrote ? stateBefore : evaluation.state, evaluation);
     this.d.logger.debug({ key, state: evaluation.state, nextWakeup: evaluation.nextWakeup?.toISOString() }, 'reconciled');
   }
 
