@@ -98,20 +98,28 @@ export async function runWrapped(ref: string, command: string[], flags: RunFlags
     const unhook = (): void => {
       for (const [sig, h] of handlers) process.off(sig, h);
     };
-    child.stdout.on('data', (c: Buffer) => {
-      tail.push(c);
-      if (!process.stdout.write(c)) {
-        child.stdout.pause();
-        process.stdout.once('drain', () => child.stdout.resume());
-      }
-    });
-    child.stderr.on('data', (c: Buffer) => {
-      tail.push(c);
-      if (!process.stderr.write(c)) {
-        child.stderr.pause();
-        process.stderr.once('drain', () => child.stderr.resume());
-      }
-    });
+    // Output passes through byte for byte (with backpressure); the tail keeps the end of it. When
+    // our own output goes away (`gotel run ... | head -1`), the command gets the SIGPIPE it would
+    // have got writing there itself, instead of this process crashing on EPIPE.
+    const pass = (src: NodeJS.ReadableStream, dst: NodeJS.WriteStream): void => {
+      let gone = false;
+      dst.on('error', (err: NodeJS.ErrnoException) => {
+        if (gone) return;
+        gone = true;
+        src.resume();
+        if (err.code === 'EPIPE' && child.exitCode === null && child.signalCode === null) child.kill('SIGPIPE');
+      });
+      src.on('data', (c: Buffer) => {
+        tail.push(c);
+        if (gone) return;
+        if (!dst.write(c)) {
+          src.pause();
+          dst.once('drain', () => src.resume());
+        }
+      });
+    };
+    pass(child.stdout, process.stdout);
+    pass(child.stderr, process.stderr);
     child.on('error', (err: NodeJS.ErrnoException) => {
       unhook();
       // As a shell would: 127 not found, 126 not executable.

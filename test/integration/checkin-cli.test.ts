@@ -133,6 +133,17 @@ describe('gotel run', () => {
     expect((await getReservation(admin, ns, 'signalled')).status?.lastCheckin).toMatchObject({ signal: 'fail', exitCode: 7, message: 'ready\ngot-term' });
   });
 
+  it('gives the command the SIGPIPE a shell would when its output is closed (| head -1)', async () => {
+    await createReservation(admin, ns, 'piped', { every: '5m' });
+    const child = spawn(process.execPath, [MAIN, 'run', `${ns}/piped`, '--url', server.url, '--token', token, '--', 'yes'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+    child.stdout.destroy(); // what `head -1` does after its line
+    const code = await new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+    expect(code).toBe(141);
+    const st = (await getReservation(admin, ns, 'piped')).status!;
+    expect(st.lastCheckin).toMatchObject({ signal: 'fail', exitCode: 141 });
+  });
+
   it('still runs the command, with its exit code, when GoTel cannot be reached', async () => {
     const port = await deadPort();
     const down = await gotel(['run', `${ns}/wrapped`, '--url', `http://127.0.0.1:${port}`, '--retries', '1', '--', 'sh', '-c', 'echo still-ran; exit 5'], { GOTEL_TOKEN: token });
