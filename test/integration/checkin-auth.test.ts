@@ -3,7 +3,7 @@
 // Reservation opts into anonymous check-ins. Real TokenReview and SubjectAccessReview.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeRest } from '../../src/k8s/rest.ts';
-import { createReservation, createSecret, ensureCheckinCrdFields, getReservation, grant, serviceAccountToken, startCheckinServer, type CheckinServer } from './checkin-helpers.ts';
+import { createReservation, createSecret, getReservation, grant, serviceAccountToken, startCheckinServer, type CheckinServer } from './checkin-helpers.ts';
 import { freshNamespace, kubeConfig } from './helpers.ts';
 
 const kc = kubeConfig();
@@ -18,7 +18,6 @@ async function checkin(name: string, token?: string): Promise<{ status: number; 
 }
 
 beforeAll(async () => {
-  await ensureCheckinCrdFields(admin);
   ns = await freshNamespace('checkin-auth');
   server = await startCheckinServer(kc, { rateLimit: false });
   await createReservation(admin, ns, 'secured', { every: '5m' });

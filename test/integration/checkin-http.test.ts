@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Reservation } from '../../src/api/reservation.ts';
 import { KubeRest } from '../../src/k8s/rest.ts';
-import { createReservation, ensureCheckinCrdFields, getReservation, startCheckinServer, TcpProxy, type CheckinServer } from './checkin-helpers.ts';
+import { createReservation, getReservation, startCheckinServer, TcpProxy, type CheckinServer } from './checkin-helpers.ts';
 import { eventually, freshNamespace, kubeConfig } from './helpers.ts';
 
 const kc = kubeConfig();
@@ -23,7 +23,6 @@ async function call(path: string, init: RequestInit = {}, base = server.url): Pr
 }
 
 beforeAll(async () => {
-  await ensureCheckinCrdFields(admin);
   ns = await freshNamespace('checkin-http');
   server = await startCheckinServer(kc, { rateLimit: false });
 });
