@@ -55,10 +55,12 @@ export class KubeRest {
     const options: RequestOptions = {
       method: req.method,
       headers: { Accept: 'application/json' },
-      agent: url.protocol === 'https:' ? this.httpsAgent : this.httpAgent,
       timeout: req.timeoutMs ?? 30_000,
     };
     await this.kc.applyToHTTPSOptions(options);
+    // After: applyToHTTPSOptions sets a brand-new Agent of its own, which would mean a new TLS
+    // connection per request. The credentials it put on the options key our pool's sockets.
+    options.agent = url.protocol === 'https:' ? this.httpsAgent : this.httpAgent;
     const payload = req.body === undefined ? undefined : JSON.stringify(req.body);
     if (payload !== undefined) {
       options.headers = { ...options.headers, 'Content-Type': req.contentType ?? 'application/json', 'Content-Length': Buffer.byteLength(payload) };
@@ -96,8 +98,9 @@ export class KubeRest {
    */
   async watch(path: string, onEvent: (event: unknown) => void, options: { signal?: AbortSignal; idleMs?: number } = {}): Promise<void> {
     const url = new URL(this.server + path);
-    const opts: RequestOptions = { method: 'GET', headers: { Accept: 'application/json' }, agent: url.protocol === 'https:' ? this.watchAgent : this.watchHttpAgent };
+    const opts: RequestOptions = { method: 'GET', headers: { Accept: 'application/json' } };
     await this.kc.applyToHTTPSOptions(opts);
+    opts.agent = url.protocol === 'https:' ? this.watchAgent : this.watchHttpAgent;
     const send = url.protocol === 'https:' ? request : httpRequest;
     return new Promise<void>((resolve, reject) => {
       let idle: NodeJS.Timeout | undefined;

@@ -23,9 +23,10 @@ interface Pending {
 interface KeyState {
   queue: Pending[];
   writing: boolean;
-  /** The object as last read or written, tried first to save a read; a 409 corrects it. */
-  latest?: Reservation;
 }
+
+/** How many idle Reservations' last-known copies are kept to save a read before a write. */
+const LATEST_CACHE_SIZE = 10_000;
 
 export interface StatusWriterOptions {
   /** How many times a batch is retried after 409 Conflict before its callers get the error. */
@@ -41,6 +42,11 @@ export function reservationPath(namespace: string, name: string, subresource = '
 
 export class StatusWriter {
   private readonly keys = new Map<string, KeyState>();
+  /**
+   * The object as last read, written or observed, per key (least recently used dropped first):
+   * tried first to save a GET; a stale one costs a 409 and a read, never a lost update.
+   */
+  private readonly latest = new Map<string, Reservation>();
   private readonly rest: KubeRest;
   private readonly maxConflictRetries: number;
   private readonly onWrite?: (key: string, batchSize: number) => void;
@@ -67,8 +73,14 @@ export class StatusWriter {
   /** Offers a fresher copy (e.g. from an informer) to save a read before the next write. */
   observe(reservation: Reservation): void {
     const key = `${reservation.metadata.namespace}/${reservation.metadata.name}`;
-    const state = this.keys.get(key);
-    if (state && !state.writing && newer(reservation, state.latest)) state.latest = reservation;
+    if (newer(reservation, this.latest.get(key))) this.remember(key, reservation);
+  }
+
+  private remember(key: string, reservation: Reservation | undefined): void {
+    this.latest.delete(key);
+    if (!reservation) return;
+    this.latest.set(key, reservation);
+    if (this.latest.size > LATEST_CACHE_SIZE) this.latest.delete(this.latest.keys().next().value as string);
   }
 
   private async drain(key: string, namespace: string, name: string, state: KeyState): Promise<void> {
@@ -76,18 +88,19 @@ export class StatusWriter {
     try {
       while (state.queue.length > 0) {
         const batch = state.queue.splice(0, state.queue.length);
-        await this.writeBatch(namespace, name, state, batch);
+        await this.writeBatch(namespace, name, batch);
       }
     } finally {
       state.writing = false;
-      // Forget idle keys so memory stays bounded by what is being written.
+      // Idle keys leave the queue map; their last copy stays in the bounded `latest` cache.
       if (state.queue.length === 0) this.keys.delete(key);
       else void this.drain(key, namespace, name, state);
     }
   }
 
-  private async writeBatch(namespace: string, name: string, state: KeyState, batch: Pending[]): Promise<void> {
-    let current = state.latest;
+  private async writeBatch(namespace: string, name: string, batch: Pending[]): Promise<void> {
+    const key = `${namespace}/${name}`;
+    let current = this.latest.get(key);
     for (let attempt = 0; ; attempt++) {
       try {
         current ??= await this.rest.request<Reservation>({ method: 'GET', path: reservationPath(namespace, name) });
@@ -121,7 +134,7 @@ export class StatusWriter {
             // A metrics callback must never turn a stored write into a failure (clients would retry).
           }
         }
-        state.latest = stored;
+        this.remember(key, stored);
         for (const pending of applied) pending.resolve(stored);
         return;
       } catch (err) {
@@ -129,7 +142,7 @@ export class StatusWriter {
           current = undefined; // read the current version, then apply the batch again
           continue;
         }
-        state.latest = undefined;
+        this.remember(key, undefined);
         for (const pending of batch) pending.reject(err);
         return;
       }

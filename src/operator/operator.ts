@@ -66,9 +66,19 @@ export class Operator {
     const writer = new StatusWriter(rest);
     const scopes = config.namespaces.length > 0 ? config.namespaces.map((ns) => `/namespaces/${ns}`) : [''];
     const enqueue = (key: string): void => this.queue.add(key);
-    this.reservations = scopes.map(
-      (scope) => new Informer<Reservation>(rest, { path: `/apis/${GROUP}/${VERSION}${scope}/${PLURAL}`, onChange: enqueue, logger }),
-    );
+    this.reservations = scopes.map((scope) => {
+      const informer: Informer<Reservation> = new Informer<Reservation>(rest, {
+        path: `/apis/${GROUP}/${VERSION}${scope}/${PLURAL}`,
+        onChange: (key) => {
+          // The writer starts from the freshest copy we have: most writes then need no read.
+          const r = informer.get(key);
+          if (r) writer.observe(r);
+          enqueue(key);
+        },
+        logger,
+      });
+      return informer;
+    });
     // A CronJob change re-judges the Reservations that follow it.
     this.cronJobs = scopes.map(
       (scope) =>

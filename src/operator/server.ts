@@ -5,6 +5,7 @@ import express, { type Express, type NextFunction, type Request, type Response, 
 import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { answerClientErrorsAsJson } from '../checkin/errors.ts';
 import type { Metrics } from '../metrics.ts';
 
 export interface ServerDeps {
@@ -45,6 +46,8 @@ export function createApp(deps: ServerDeps): Express {
 
 export async function listen(app: Express, host: string, port: number): Promise<{ server: Server; url: string; close: () => Promise<void> }> {
   const server = app.listen(port, host);
+  // Even a request that is not HTTP gets a JSON answer naming the problem.
+  answerClientErrorsAsJson(server);
   await once(server, 'listening');
   const address = server.address() as AddressInfo;
   const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
