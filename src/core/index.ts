@@ -9,5 +9,4 @@ export { compileSpec, validateSpec, DEFAULTS, EARLY_MS, FUTURE_TOLERANCE_MS, MAX
 export { evaluate, canonical, type Evaluation, type EvaluateOptions, type Transition } from './evaluate.ts';
 export { applyCheckin, applyCheckinDetailed, normalizeCheckin, CheckinError, type CheckinInput, type CheckinResult } from './checkin.ts';
 export { mergeConditions, findCondition, CONDITION_TYPES, type ConditionInput } from './conditions.ts';
-export { renderTemplate, renderAlertMessage, alertVars } from './template.ts';
 export { iso } from './time.ts';
