@@ -1,6 +1,6 @@
 // Runs the real CLI: `node src/cli/main.ts next ...` on the project's Node 24.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -50,7 +50,11 @@ describe('gotel next', () => {
       file,
       ['apiVersion: v1', 'kind: ConfigMap', 'metadata: {name: x}', '---', 'apiVersion: gotel.io/v1alpha1', 'kind: Reservation', 'metadata: {name: nightly}', 'spec:', '  schedule: "0 * * * *"', '  timeZone: America/New_York', ''].join('\n'),
     );
-    expect(gotel('-f', file, '--from', '2026-11-01T03:30:00Z', '-n', '3', '--output', 'rfc3339').stdout).toBe('2026-11-01T04:00:00Z\n2026-11-01T05:00:00Z\n2026-11-01T07:00:00Z\n');
+    try {
+      expect(gotel('-f', file, '--from', '2026-11-01T03:30:00Z', '-n', '3', '--output', 'rfc3339').stdout).toBe('2026-11-01T04:00:00Z\n2026-11-01T05:00:00Z\n2026-11-01T07:00:00Z\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it.each([
