@@ -146,7 +146,8 @@ async function runDemo(): Promise<void> {
 }
 
 async function startOperatorOnFreePort(config: ReturnType<typeof toOperatorConfig>, kc: KubeConfig): Promise<Operator> {
-  const logger = createLogger({ level: process.env.GOTEL_LOG_LEVEL ?? 'warn', destination: process.stderr });
+  // Quiet by default: the demo's own lines tell the story; GOTEL_LOG_LEVEL=info shows the operator's.
+  const logger = createLogger({ level: process.env.GOTEL_LOG_LEVEL ?? 'error', destination: process.stderr });
   try {
     const operator = new Operator(config, kc, createMetrics(), logger, operatorPlugins());
     await operator.start();
