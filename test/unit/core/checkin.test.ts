@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { LIMITS } from '../../../src/api/reservation.ts';
 import { applyCheckin, applyCheckinDetailed, CheckinError } from '../../../src/core/index.ts';
+import { RECENT_MESSAGE_CHARS } from '../../../src/core/checkin.ts';
 import { reservation, Sim } from './sim.ts';
 
 const spec = { schedule: '*/5 * * * *', grace: '1m' };
@@ -15,6 +16,20 @@ describe('applyCheckin', () => {
     expect(st.recent).toHaveLength(1);
     expect(st.consecutiveSuccesses).toBe(1);
     expect(res.status).toBeUndefined(); // pure: the input is not changed
+  });
+
+  it('keeps the whole message in lastCheckin and an excerpt in the history', () => {
+    const output = `${'line of output\n'.repeat(255)}😀 the end`;
+    const st = applyCheckin(reservation(spec), { signal: 'fail', exitCode: 1, message: output }, new Date('2026-03-01T00:05:00Z'));
+    expect(st.lastCheckin?.message).toBe(output);
+    const kept = st.recent![0]!.message!;
+    expect(kept.endsWith('…')).toBe(true);
+    expect(kept.length).toBeLessThanOrEqual(RECENT_MESSAGE_CHARS + 1);
+    expect(output.startsWith(kept.slice(0, -1))).toBe(true);
+    // A surrogate pair at the cut is not split.
+    const emoji = `${'x'.repeat(RECENT_MESSAGE_CHARS - 1)}😀 tail`;
+    const cut = applyCheckin(reservation(spec), { signal: 'log', message: emoji }, new Date('2026-03-01T00:05:00Z')).recent![0]!.message!;
+    expect(cut).toBe(`${'x'.repeat(RECENT_MESSAGE_CHARS - 1)}…`);
   });
 
   it('drops the same (runId, signal) sent twice', () => {
