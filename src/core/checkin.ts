@@ -15,16 +15,8 @@ import { applyBad, countBad, countGood, evidence, judgeDue, slots, syncJudging, 
 import { compileSpec, type Compiled } from './spec.ts';
 import { iso, ms } from './time.ts';
 
-export interface CheckinInput {
-  signal: Signal;
-  runId?: string;
-  exitCode?: number;
-  durationSeconds?: number;
-  message?: string;
-  source?: string;
-  /** Ignored: the time is the server's `now`. */
-  time?: string;
-}
+/** A check-in as a client sends it: the stored shape, except that `time` is ignored (the server's `now` is stored). */
+export type CheckinInput = Omit<Checkin, 'time'> & { time?: string };
 
 export class CheckinError extends Error {
   readonly field: string;
