@@ -64,7 +64,7 @@ async function runOnCluster(): Promise<void> {
   });
   const kc = loadKubeConfig(undefined);
   say(`gotel: installing the Reservation CRD on ${kc.getCurrentCluster()?.server}`);
-  await installCrds(kubeconfigText(kc), CRDS_DIR);
+  await installCrds(kc.exportConfig(), CRDS_DIR);
   const logger = createLogger();
   const operator = new Operator(config, kc, createMetrics(), logger, operatorPlugins());
   await operator.start();
@@ -186,10 +186,6 @@ function indent(text: string): string {
     .split('\n')
     .map((l) => `    ${l}`)
     .join('\n');
-}
-
-function kubeconfigText(kc: KubeConfig): string {
-  return kc.exportConfig();
 }
 
 function untilSignal(): Promise<void> {

@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process';
 import { mkdir, readFile, rename, rm, symlink, writeFile, readlink, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { isAlive } from './processes.ts';
 
 export const VERSIONS = {
   kubernetes: 'v1.36.3',
@@ -330,14 +331,5 @@ async function withLock<T>(lockDir: string, progress: Progress, fn: () => Promis
     return await fn();
   } finally {
     await rm(lockDir, { recursive: true, force: true });
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -6,6 +6,7 @@
 // closes: the kernel closes the pipe when the parent dies, however it dies, so this needs no
 // polling. `done` on stdin means the parent cleaned up itself and the guardian just exits.
 import { rmSync } from 'node:fs';
+import { isAlive } from './processes.ts';
 
 const pids: number[] = [];
 const dirs: string[] = [];
@@ -31,15 +32,6 @@ process.stdin.on('data', (chunk: string) => {
 });
 process.stdin.on('end', () => void cleanUp());
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function signal(pid: number, sig: NodeJS.Signals): void {
   try {
     process.kill(pid, sig);
@@ -51,10 +43,10 @@ function signal(pid: number, sig: NodeJS.Signals): void {
 async function waitGone(pid: number, ms: number): Promise<boolean> {
   const until = Date.now() + ms;
   while (Date.now() < until) {
-    if (!alive(pid)) return true;
+    if (!isAlive(pid)) return true;
     await new Promise((r) => setTimeout(r, 100));
   }
-  return !alive(pid);
+  return !isAlive(pid);
 }
 
 async function cleanUp(): Promise<void> {

@@ -33,12 +33,6 @@ export class Wakeups {
     this.timers.set(key, { at: when, timer });
   }
 
-  /** When the key's timer fires next, if armed. */
-  next(key: string): Date | undefined {
-    const t = this.timers.get(key);
-    return t ? new Date(t.at) : undefined;
-  }
-
   get size(): number {
     return this.timers.size;
   }

@@ -6,16 +6,8 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, inject, it } from 'vitest';
 import { startControlPlane } from '../../src/dev/control-plane.ts';
+import { isAlive } from '../../src/dev/processes.ts';
 import { eventually, kubeConfig } from './helpers.ts';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('the local control plane', () => {
   it('runs a second cluster beside the suite one, each with its own objects', async () => {
@@ -35,7 +27,7 @@ describe('the local control plane', () => {
     } finally {
       await second.stop();
     }
-    expect(second.pids.some(alive)).toBe(false);
+    expect(second.pids.some(isAlive)).toBe(false);
     expect(existsSync(second.dir)).toBe(false);
   });
 
@@ -48,7 +40,7 @@ describe('the local control plane', () => {
     expect(exitCode).not.toBe(0);
     const { dir, pids } = JSON.parse(out.trim()) as { dir: string; pids: number[] };
     expect(pids).toHaveLength(2);
-    await eventually(() => Promise.resolve(!pids.some(alive) && !existsSync(dir)), 30_000, 'the guardian to stop etcd and kube-apiserver and remove the temp dir');
+    await eventually(() => Promise.resolve(!pids.some(isAlive) && !existsSync(dir)), 30_000, 'the guardian to stop etcd and kube-apiserver and remove the temp dir');
   });
 });
 
