@@ -305,6 +305,20 @@ const statusSchema: Schema = {
         judgedThrough: instant('Every expected run at or before this instant has been judged.'),
       },
     },
+    journal: {
+      type: 'array',
+      maxItems: LIMITS.journalMarks,
+      description: 'How far each GoTel replica\'s check-in journal is folded into this status, so a replay counts nothing twice.',
+      items: {
+        type: 'object',
+        required: ['shard', 'seq', 'time'],
+        properties: {
+          shard: text(63, 'The journal shard (one per GoTel process).'),
+          seq: { type: 'integer', minimum: 0, description: 'Every check-in of the shard up to this sequence number is in this status.' },
+          time: instant('When the mark last moved.'),
+        },
+      },
+    },
     alert: {
       type: 'object',
       description: 'The alert\'s durable state and its outbox.',

@@ -194,6 +194,19 @@ export interface ReservationStatus {
   /** The latest judged run (what `state` is derived from). */
   lastResult?: RunResult;
   judging?: JudgingStatus;
+  /** How far each replica's check-in journal is folded into this status (src/checkin/fold.ts). */
+  journal?: JournalMark[];
+}
+
+/**
+ * Every check-in of journal shard `shard` with a sequence number up to `seq` is in this status:
+ * replaying the journal (after a crash, or a write whose answer was lost) counts nothing twice.
+ */
+export interface JournalMark {
+  shard: string;
+  seq: number;
+  /** When the mark last moved: the oldest marks are dropped first. */
+  time: Instant;
 }
 
 export interface ObjectMeta {
@@ -223,4 +236,5 @@ export const LIMITS = {
   messageBytes: 10_240,
   notifyTargets: 10,
   maintenanceWindows: 10,
+  journalMarks: 16,
 } as const;

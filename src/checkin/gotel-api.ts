@@ -29,7 +29,7 @@ import { cutUtf8, readBody } from './body.ts';
 import { HttpError, badRequest, fromKubeError, sendError } from './errors.ts';
 import type { CheckinContext } from './router.ts';
 import { refuse } from './router.ts';
-import { storeCheckin, verdictOf } from './store.ts';
+import { verdictOf } from './store.ts';
 
 export interface GotelApiOptions {
   /** Serve the API at all (operator flag --gotel-api). */
@@ -270,13 +270,12 @@ export function createGotelApiRouter(ctx: CheckinContext, options: GotelApiOptio
         const wait = ctx.limiter.take(`${namespace}/${t.name}`);
         if (wait > 0) throw new HttpError(429, 'RateLimited', `too many check-ins; retry after ${wait}s`, { retryAfter: wait });
       }
-      const stored = await storeCheckin(
-        ctx.deps.writer,
+      const stored = await ctx.store.submit(
         namespace,
         t.name,
         { signal: 'success', source: 'gotel-api', ...(notes ? { message: cutUtf8(notes, ctx.maxMessageBytes) } : {}) },
         ctx.now(),
-        ctx.deps.resolveSpec,
+        reservation,
       );
       if (!stored.duplicate) ctx.deps.metrics?.checkins.inc({ signal: 'success' });
       res.json({ success: true, message: `Application checked in: ${t.app}`, reservation: { namespace, name: t.name }, ...verdictOf(stored.reservation) });

@@ -7,8 +7,9 @@
 //   GET|POST /checkin/{namespace}/{name}/{0..255}   a run ended with this exit code (0 = success)
 //
 // `?rid=` pairs a start with its end; the body is a message (text) or a JSON object with runId,
-// message, exitCode, durationSeconds. The answer is 2xx only once the check-in is stored in the
-// Reservation's status, and says what GoTel now thinks; every refusal is a JSON error.
+// message, exitCode, durationSeconds. The answer is 2xx only once the apiserver holds the check-in
+// (in the Reservation's status, or under load in the check-in journal: see store.ts), and says what
+// GoTel now thinks; every refusal is a JSON error.
 import express, { type Request, type Response, type Router } from 'express';
 import type { Logger } from '../log.ts';
 import { silentLogger } from '../log.ts';
@@ -23,7 +24,8 @@ import { HttpError, badRequest, fromKubeError, jsonErrorHandler, jsonNotFound, s
 import { createGotelApiRouter, type GotelApiOptions } from './gotel-api.ts';
 import { ReservationLookup, type ReservationSource } from './lookup.ts';
 import { DEFAULT_RATE_LIMIT, RateLimiter, type RateLimitOptions } from './rate-limit.ts';
-import { storeCheckin, verdictOf, type ResolveSpec } from './store.ts';
+import type { ShardJournal } from './journal.ts';
+import { CheckinStore, verdictOf, type ResolveSpec } from './store.ts';
 
 export interface CheckinRouterDeps {
   /** Keep-alive REST client (reads, TokenReview, SubjectAccessReview, Secrets). */
@@ -49,6 +51,12 @@ export interface CheckinRouterDeps {
   gotelApi?: GotelApiOptions;
   /** The Reservation as the judge sees it (the operator's jobRef → CronJob schedule resolution). */
   resolveSpec?: ResolveSpec;
+  /** This replica's check-in journal: where a check-in goes when its status write must wait (src/checkin/store.ts). */
+  journal?: ShardJournal;
+  /** Status writes per second for check-ins before they go through the journal (default 5). */
+  statusWritesPerSecond?: number;
+  /** A store made by the caller (to flush it on stop); else one is made from the fields above. */
+  store?: CheckinStore;
 }
 
 const NAMESPACE_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -110,6 +118,7 @@ export interface CheckinContext {
   auth: Authenticator;
   lookup: ReservationLookup;
   limiter?: RateLimiter;
+  store: CheckinStore;
   maxMessageBytes: number;
   maxBodyBytes: number;
 }
@@ -128,6 +137,14 @@ export function createCheckinContext(deps: CheckinRouterDeps): CheckinContext {
       ...(deps.reservationCacheTtlMs !== undefined ? { ttlMs: deps.reservationCacheTtlMs } : {}),
     }),
     ...(rl ? { limiter: new RateLimiter(rl, () => now().getTime()) } : {}),
+    store:
+      deps.store ??
+      new CheckinStore({
+      writer: deps.writer,
+      ...(deps.journal ? { journal: deps.journal } : {}),
+      ...(deps.statusWritesPerSecond !== undefined ? { statusWritesPerSecond: deps.statusWritesPerSecond } : {}),
+      ...(deps.resolveSpec ? { resolveSpec: deps.resolveSpec } : {}),
+    }),
     maxMessageBytes: deps.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
     maxBodyBytes: deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
   };
@@ -170,7 +187,7 @@ async function handleCheckin(ctx: CheckinContext, req: Request, res: Response, r
     ...(body.durationSeconds !== undefined ? { durationSeconds: body.durationSeconds } : {}),
     ...(body.message !== undefined ? { message: body.message } : {}),
   };
-  const stored = await storeCheckin(ctx.deps.writer, target.namespace, target.name, input, ctx.now(), ctx.deps.resolveSpec);
+  const stored = await ctx.store.submit(target.namespace, target.name, input, ctx.now(), reservation);
   if (!stored.duplicate) ctx.deps.metrics?.checkins.inc({ signal });
   ctx.log.debug({ reservation: key, signal, runId: input.runId, duplicate: stored.duplicate }, 'check-in stored');
   res.status(200).json({
@@ -178,6 +195,7 @@ async function handleCheckin(ctx: CheckinContext, req: Request, res: Response, r
     reservation: { namespace: target.namespace, name: target.name },
     checkin: stored.checkin,
     duplicate: stored.duplicate,
+    storedIn: stored.storedIn,
     ...verdictOf(stored.reservation),
   });
 }

@@ -1,22 +1,38 @@
-// Storing check-ins durably: the judging core folds each into status (applyCheckinDetailed, which
-// also drops a repeated (runId, signal)) and judges the result (evaluate), and the shared
-// StatusWriter writes it (one write in flight per Reservation, resourceVersion, 409 retry). A
-// promise resolves only once the apiserver has stored its check-in.
+// Storing check-ins durably. A check-in is acknowledged only once the apiserver holds it: in its
+// Reservation's status, or, when that write cannot happen soon, in this replica's check-in
+// journal (src/checkin/journal.ts), which is folded into status moments later.
 //
-// Check-ins that arrive for a Reservation while its previous write is in flight are gathered and
-// stored by the next write: one mutation applies them all in arrival order and judges once
-// (evaluate costs far more than recording a check-in), so a burst costs one evaluation and one
-// apiserver write, not one per check-in.
-import type { Checkin, Reservation, ReservationStatus, State } from '../api/reservation.ts';
-import { applyCheckinDetailed, evaluate, type CheckinInput } from '../core/index.ts';
+// - Check-ins for one Reservation are gathered: one status write (one evaluation) stores all that
+//   arrived while the previous one was in flight, through the shared StatusWriter (resourceVersion,
+//   409 retry).
+// - Status writes for check-ins share a token bucket (`statusWritesPerSecond`, raised when many
+//   Reservations wait so none waits past `maxFoldLagMs`). A check-in whose
+//   Reservation waits for a token, or that has waited `journalAfterMs` behind its Reservation's
+//   write in flight, is appended to the journal and acknowledged once that is stored. It stays in
+//   line for its status write, which folds it (and lets its journal batch go). One journal write
+//   carries check-ins for any number of Reservations, so a hundred Reservations checking in at
+//   once cost a few journal writes, not a hundred status writes.
+// - Without load nothing is journaled: a 2xx then means the check-in is in status already.
+// - Each check-in has a sequence number in this process's journal shard, and status keeps the
+//   highest one folded (src/checkin/fold.ts): a write retried after a lost answer, or a journal
+//   replayed by the leader after a crash, counts nothing twice.
+import type { Checkin, Reservation, State } from '../api/reservation.ts';
+import { normalizeCheckin, type CheckinInput } from '../core/index.ts';
+import { KubeApiError } from '../k8s/rest.ts';
 import type { StatusWriter } from '../k8s/status-writer.ts';
+import { foldCheckins, type FoldItem, type FoldOutcome, type ResolveSpec } from './fold.ts';
+import type { ShardJournal } from './journal.ts';
+
+export type { ResolveSpec } from './fold.ts';
 
 export interface StoredCheckin {
-  /** The Reservation as stored after this check-in. */
+  /** The Reservation as stored after this check-in (or as it will be once its journal entry is folded). */
   reservation: Reservation;
   /** The same (runId, signal) had been stored before: nothing changed. */
   duplicate: boolean;
   checkin: Checkin;
+  /** Where the apiserver holds it now: the Reservation's status, or the check-in journal. */
+  storedIn: 'status' | 'journal';
 }
 
 export interface Verdict {
@@ -26,96 +42,331 @@ export interface Verdict {
   checkins: number;
 }
 
-/**
- * The Reservation as the judge sees it. The operator passes its own (a Reservation that follows a
- * CronJob takes that CronJob's schedule); without one, a Reservation with neither schedule nor
- * every is recorded but not judged here (the reconciler judges it).
- */
-export type ResolveSpec = (reservation: Reservation) => Reservation;
+export interface CheckinStoreOptions {
+  writer: StatusWriter;
+  /** Without one, every check-in waits for its status write (no token bucket either). */
+  journal?: ShardJournal;
+  /**
+   * Status writes per second for check-ins before they go through the journal (default 5, with a
+   * burst of 50): a Reservation status write costs the apiserver several times a journal write,
+   * and at 25/s on two cores they held journal writes up by hundreds of milliseconds.
+   */
+  statusWritesPerSecond?: number;
+  /** Status writes allowed at once after a quiet spell (default 50). */
+  statusWriteBurst?: number;
+  /**
+   * Reservations waiting for their status write are all written within about this long, whatever
+   * the rate (more Reservations in line raise it): the journal is a buffer, not a backlog (default 20 s).
+   */
+  maxFoldLagMs?: number;
+  /** A check-in waiting this long behind its Reservation's write in flight is journaled (default 50 ms). */
+  journalAfterMs?: number;
+  resolveSpec?: ResolveSpec;
+  /** A status write failed for the last time: how long until the next try grows to this (default 5 s). */
+  maxRetryMs?: number;
+}
 
 interface Item {
+  seq: number;
   input: CheckinInput;
   now: Date;
   resolve: (s: StoredCheckin) => void;
   reject: (err: unknown) => void;
-  duplicate?: boolean;
-  checkin?: Checkin;
+  settled: boolean;
+  inflight: boolean;
+  /** A status write that carried it failed without an answer: it may be stored. */
+  maybeStored: boolean;
+  statusFailed: boolean;
+  journal: 'no' | 'writing' | 'done';
+  batch?: string;
+  folded: boolean;
+  timer?: NodeJS.Timeout;
 }
 
-interface KeyQueue {
-  items: Item[];
+interface KeyState {
+  namespace: string;
+  name: string;
+  /** Waiting for the next status write, in arrival (sequence) order. */
+  pending: Item[];
+  inflight: Item[];
   writing: boolean;
+  /** Waiting in line for a status-write token. */
+  queued: boolean;
+  failures: number;
+  retryTimer?: NodeJS.Timeout;
+  /** The latest copy known (stored, or the caller's), to project a journaled check-in's verdict. */
+  base?: Reservation;
+  /** `base` with the check-ins in line up to `through` applied; grown by each journal batch, dropped when `base` moves. */
+  projection?: { through: number; reservation: Reservation; outcomes: Map<number, FoldOutcome> };
 }
 
-/** Applies `items` in order to `current` and judges once; records each item's outcome. Pure in `current`. */
-export function applyCheckins(current: Reservation, items: Pick<Item, 'input' | 'now' | 'duplicate' | 'checkin'>[], resolve?: ResolveSpec): ReservationStatus | null {
-  const effective = resolve ? resolve(current) : current;
-  let status = effective.status;
-  let changed = false;
-  let last: Date | undefined;
-  for (const item of items) {
-    const result = applyCheckinDetailed({ ...effective, ...(status ? { status } : {}) }, item.input, item.now);
-    item.duplicate = result.duplicate;
-    item.checkin = result.checkin;
-    if (result.duplicate) continue;
-    status = result.status;
-    changed = true;
-    last = item.now;
-  }
-  if (!changed || !status) return null;
-  if (!effective.spec?.schedule && !effective.spec?.every) return status;
-  return evaluate({ ...effective, status }, last ?? new Date()).status;
-}
+export class CheckinStore {
+  private readonly o: CheckinStoreOptions;
+  private readonly keys = new Map<string, KeyState>();
+  private readonly line: KeyState[] = [];
+  private seq = 0;
+  private tokens: number;
+  private tokensAt = Date.now();
+  private readonly baseRate: number;
+  private readonly burst: number;
+  private tokenTimer?: NodeJS.Timeout;
 
-class CheckinBatcher {
-  private readonly writer: StatusWriter;
-  private readonly queues = new Map<string, KeyQueue>();
-  constructor(writer: StatusWriter) {
-    this.writer = writer;
+  constructor(options: CheckinStoreOptions) {
+    this.o = options;
+    this.baseRate = options.journal ? (options.statusWritesPerSecond ?? 5) : Infinity;
+    this.burst = Math.max(1, options.statusWriteBurst ?? 50);
+    this.tokens = this.burst;
   }
 
-  submit(namespace: string, name: string, input: CheckinInput, now: Date, resolve?: ResolveSpec): Promise<StoredCheckin> {
+  /** Writes per second now: the configured rate, or more when that would leave a Reservation unfolded past maxFoldLagMs. */
+  private get rate(): number {
+    return Math.max(this.baseRate, (this.line.length * 1000) / (this.o.maxFoldLagMs ?? 20_000));
+  }
+
+  /** Check-ins accepted and not yet folded into status (memory, and what a clean stop waits for). */
+  get unfolded(): number {
+    let n = 0;
+    for (const k of this.keys.values()) n += k.pending.length + k.inflight.length;
+    return n;
+  }
+
+  /** Stores one check-in; resolves once the apiserver holds it. `known` is the caller's copy, if any. */
+  submit(namespace: string, name: string, input: CheckinInput, now: Date, known?: Reservation): Promise<StoredCheckin> {
     const key = `${namespace}/${name}`;
-    let q = this.queues.get(key);
-    if (!q) {
-      q = { items: [], writing: false };
-      this.queues.set(key, q);
+    let k = this.keys.get(key);
+    if (!k) {
+      k = { namespace, name, pending: [], inflight: [], writing: false, queued: false, failures: 0 };
+      this.keys.set(key, k);
     }
-    const queue = q;
-    const promise = new Promise<StoredCheckin>((res, rej) => queue.items.push({ input, now, resolve: res, reject: rej }));
-    if (!queue.writing) void this.flush(key, namespace, name, queue, resolve);
-    return promise;
-  }
-
-  private async flush(key: string, namespace: string, name: string, q: KeyQueue, resolve?: ResolveSpec): Promise<void> {
-    q.writing = true;
-    try {
-      while (q.items.length > 0) {
-        const batch = q.items.splice(0, q.items.length);
-        try {
-          const reservation = await this.writer.update(namespace, name, (current) => applyCheckins(current, batch, resolve));
-          for (const item of batch) item.resolve({ reservation, duplicate: item.duplicate ?? false, checkin: item.checkin as Checkin });
-        } catch (err) {
-          for (const item of batch) item.reject(err);
+    if (known && (!k.base || newer(known, k.base))) this.rebase(k, known);
+    const state = k;
+    return new Promise<StoredCheckin>((resolve, reject) => {
+      const item: Item = { seq: this.o.journal ? ++this.seq : 0, input, now, resolve, reject, settled: false, inflight: false, maybeStored: false, statusFailed: false, journal: 'no', folded: false };
+      state.pending.push(item);
+      if (this.o.journal) {
+        if (state.queued) this.toJournal(state, item);
+        else {
+          item.timer = setTimeout(() => {
+            item.timer = undefined;
+            if (!item.settled && !item.inflight && item.journal === 'no') this.toJournal(state, item);
+          }, this.o.journalAfterMs ?? 50);
+          item.timer.unref();
         }
       }
-    } finally {
-      q.writing = false;
-      this.queues.delete(key);
+      this.pump(key, state);
+    });
+  }
+
+  /**
+   * Writes what is waiting without the token bucket and resolves once nothing is left to fold (or
+   * after `timeoutMs`): a clean stop leaves no journal batch for the leader to sweep.
+   */
+  async flush(timeoutMs = 10_000): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    this.tokens = Infinity;
+    for (const [key, k] of this.keys) this.pump(key, k);
+    this.armTokenTimer();
+    while (this.unfolded > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  private pump(key: string, k: KeyState): void {
+    if (k.writing || k.queued || k.retryTimer || k.pending.length === 0) {
+      if (k.pending.length === 0 && !k.writing && !k.retryTimer) this.keys.delete(key);
+      return;
     }
+    if (this.takeToken()) {
+      void this.write(key, k);
+      return;
+    }
+    k.queued = true;
+    this.line.push(k);
+    for (const item of k.pending) if (item.journal === 'no') this.toJournal(k, item);
+    this.armTokenTimer();
+  }
+
+  private takeToken(): boolean {
+    if (!Number.isFinite(this.rate) || this.tokens === Infinity) return true;
+    const now = Date.now();
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.tokensAt) * this.rate) / 1000);
+    this.tokensAt = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+
+  private armTokenTimer(): void {
+    if (this.tokenTimer || this.line.length === 0) return;
+    const waitMs = this.tokens === Infinity ? 0 : Math.max(1, Math.ceil(((1 - this.tokens) * 1000) / this.rate));
+    this.tokenTimer = setTimeout(() => {
+      this.tokenTimer = undefined;
+      while (this.line.length > 0 && this.takeToken()) {
+        const k = this.line.shift()!;
+        k.queued = false;
+        // The token is taken: write now (pump would take another).
+        if (!k.writing && !k.retryTimer && k.pending.length > 0) void this.write(`${k.namespace}/${k.name}`, k);
+        else this.pump(`${k.namespace}/${k.name}`, k);
+      }
+      this.armTokenTimer();
+    }, waitMs);
+  }
+
+  private foldItems(items: Item[]): FoldItem[] {
+    const shard = this.o.journal?.shard ?? '';
+    return items.map((i) => ({ shard, seq: i.seq, now: i.now, input: i.input }));
+  }
+
+  private async write(key: string, k: KeyState): Promise<void> {
+    k.writing = true;
+    const batch = k.pending.splice(0);
+    k.inflight = batch;
+    for (const item of batch) {
+      item.inflight = true;
+      clearTimeout(item.timer);
+    }
+    let outcomes: FoldOutcome[] = [];
+    try {
+      const stored = await this.o.writer.update(k.namespace, k.name, (current) => {
+        const folded = foldCheckins(current, this.foldItems(batch), this.o.resolveSpec);
+        outcomes = folded.outcomes;
+        return folded.status;
+      });
+      this.rebase(k, stored);
+      k.failures = 0;
+      batch.forEach((item, i) => this.folded(k, item, stored, outcomes[i]!));
+    } catch (err) {
+      this.writeFailed(k, batch, err);
+    } finally {
+      k.inflight = [];
+      for (const item of batch) item.inflight = false;
+      k.writing = false;
+      this.pump(key, k);
+    }
+  }
+
+  private folded(k: KeyState, item: Item, stored: Reservation, o: FoldOutcome): void {
+    // Below the mark without ever having been durable: a sweep took this shard for dead and
+    // moved past it. It is not stored; the client's retry (a 503) will be.
+    if (o.alreadyFolded && item.journal === 'no' && !item.maybeStored) {
+      this.fail(k, item, new KubeApiError(503, 'ServiceUnavailable', 'the check-in journal moved past this check-in; retry', null));
+      return;
+    }
+    item.folded = true;
+    if (item.batch) this.o.journal?.settle(item.batch);
+    this.settle(item, { reservation: stored, duplicate: o.duplicate, checkin: o.checkin ?? normalizeCheckin(item.input, item.now), storedIn: 'status' });
+  }
+
+  private writeFailed(k: KeyState, batch: Item[], err: unknown): void {
+    const gone = err instanceof KubeApiError && err.code === 404;
+    const ambiguous = !(err instanceof KubeApiError);
+    const keep: Item[] = [];
+    for (const item of batch) {
+      item.maybeStored ||= ambiguous;
+      item.statusFailed = true;
+      if (gone) {
+        // The Reservation is gone: nothing to fold into. A journaled check-in's batch may go.
+        item.folded = true;
+        if (item.batch) this.o.journal?.settle(item.batch);
+        if (!item.settled) this.fail(k, item, err);
+      } else if (item.journal === 'no') this.fail(k, item, err);
+      else keep.push(item); // durable (or about to be) in the journal: retried until folded
+    }
+    if (keep.length === 0) return;
+    k.pending.unshift(...keep);
+    k.failures++;
+    const delay = Math.min(this.o.maxRetryMs ?? 5_000, 100 * 2 ** Math.min(k.failures, 10));
+    k.retryTimer = setTimeout(() => {
+      k.retryTimer = undefined;
+      this.pump(`${k.namespace}/${k.name}`, k);
+    }, delay);
+    k.retryTimer.unref();
+  }
+
+  private toJournal(k: KeyState, item: Item): void {
+    const journal = this.o.journal;
+    if (!journal || item.journal !== 'no') return;
+    clearTimeout(item.timer);
+    item.journal = 'writing';
+    journal.append({ key: `${k.namespace}/${k.name}`, seq: item.seq, time: item.now.toISOString(), input: item.input }).then(
+      (batch) => {
+        item.journal = 'done';
+        item.batch = batch;
+        if (item.folded) journal.settle(batch);
+        else if (!item.settled) this.settle(item, this.projected(k, item));
+      },
+      (err: unknown) => {
+        item.journal = 'no';
+        // Neither place holds it: the client hears so (and retries).
+        if (!item.settled && item.statusFailed && !item.inflight) this.fail(k, item, err);
+      },
+    );
+  }
+
+  private rebase(k: KeyState, reservation: Reservation): void {
+    k.base = reservation;
+    k.projection = undefined;
+  }
+
+  /**
+   * What GoTel will think once this journaled check-in is folded: the check-ins in line for its
+   * Reservation applied to the latest copy. Grown incrementally (each check-in is applied once
+   * per copy of the Reservation, not once per journal batch).
+   */
+  private projected(k: KeyState, item: Item): StoredCheckin {
+    const base = k.base;
+    if (!base) return { reservation: placeholder(k), duplicate: false, checkin: normalizeCheckin(item.input, item.now), storedIn: 'journal' };
+    // The projection's status is its own copy (cloned from `base` once), grown in place.
+    const p = (k.projection ??= { through: 0, reservation: { ...base, status: structuredClone(base.status ?? {}) }, outcomes: new Map<number, FoldOutcome>() });
+    if (item.seq > p.through) {
+      const fresh = [...k.inflight, ...k.pending].filter((it) => it.seq > p.through);
+      const folded = foldCheckins(p.reservation, this.foldItems(fresh), this.o.resolveSpec, { inPlace: true });
+      if (folded.status) p.reservation = { ...p.reservation, status: folded.status };
+      fresh.forEach((it, i) => p.outcomes.set(it.seq, folded.outcomes[i]!));
+      p.through = fresh.at(-1)?.seq ?? p.through;
+    }
+    const o = p.outcomes.get(item.seq);
+    p.outcomes.delete(item.seq);
+    // A snapshot of the top level: the projection goes on changing in place.
+    const reservation = { ...p.reservation, status: { ...p.reservation.status } };
+    return { reservation, duplicate: o?.duplicate ?? false, checkin: o?.checkin ?? normalizeCheckin(item.input, item.now), storedIn: 'journal' };
+  }
+
+  private settle(item: Item, stored: StoredCheckin): void {
+    if (item.settled) return;
+    item.settled = true;
+    clearTimeout(item.timer);
+    item.resolve(stored);
+  }
+
+  private fail(k: KeyState, item: Item, err: unknown): void {
+    clearTimeout(item.timer);
+    const i = k.pending.indexOf(item);
+    if (i >= 0) k.pending.splice(i, 1);
+    if (item.settled) return;
+    item.settled = true;
+    item.reject(err);
   }
 }
 
-const batchers = new WeakMap<StatusWriter, CheckinBatcher>();
+function placeholder(k: KeyState): Reservation {
+  return { apiVersion: 'gotel.io/v1alpha1', kind: 'Reservation', metadata: { name: k.name, namespace: k.namespace }, spec: {} };
+}
 
-/** Stores one check-in (gathered with others for the same Reservation); resolves once it is stored. */
-export function storeCheckin(writer: StatusWriter, namespace: string, name: string, input: CheckinInput, now: Date, resolve?: ResolveSpec): Promise<StoredCheckin> {
-  let b = batchers.get(writer);
-  if (!b) {
-    b = new CheckinBatcher(writer);
-    batchers.set(writer, b);
+function newer(a: Reservation, b: Reservation): boolean {
+  const ra = Number(a.metadata.resourceVersion);
+  const rb = Number(b.metadata.resourceVersion);
+  return Number.isFinite(ra) && Number.isFinite(rb) ? ra > rb : a.metadata.resourceVersion !== b.metadata.resourceVersion;
+}
+
+const statusOnlyStores = new WeakMap<StatusWriter, CheckinStore>();
+
+/** Stores one check-in in status (no journal): the Job watcher's and tests' way. */
+export function storeCheckin(writer: StatusWriter, namespace: string, name: string, input: CheckinInput, now: Date, resolveSpec?: ResolveSpec): Promise<StoredCheckin> {
+  let store = statusOnlyStores.get(writer);
+  if (!store) {
+    store = new CheckinStore({ writer, ...(resolveSpec ? { resolveSpec } : {}) });
+    statusOnlyStores.set(writer, store);
   }
-  return b.submit(namespace, name, input, now, resolve);
+  return store.submit(namespace, name, input, now);
 }
 
 /** What GoTel now thinks of a Reservation, for a check-in's answer. */

@@ -18,6 +18,8 @@ export interface OperatorConfig {
   leaseDurationMs: number;
   resyncMs: number;
   logLevel: string;
+  /** Status writes per second for check-ins; beyond them check-ins go through the journal. */
+  checkinStatusWritesPerSecond: number;
   /** Extra options owned by other modules (check-ins), passed through. */
   extra: Record<string, unknown>;
 }
@@ -49,6 +51,9 @@ export function operatorOptions(command: Command): Command {
     .addOption(opt('--lease-duration <duration>', 'leader Lease duration, e.g. 15s', 'lease-duration').default('15s'))
     .addOption(opt('--resync <duration>', 'safety resync period (deadlines fire from timers, not from this)', 'resync').default('10m'))
     .addOption(opt('--log-level <level>', 'trace, debug, info, warn, error', 'log-level').default('info'))
+    .addOption(
+      opt('--checkin-status-writes <per-second>', 'status writes per second for check-ins; check-ins beyond them are acknowledged from the check-in journal and folded in moments later', 'checkin-status-writes').default('5'),
+    )
     .addOption(opt('--gotel-api', 'serve GoTel\'s own API: POST /reservation, /checkin, /snooze, /checkout; GET /reservation', 'gotel-api'))
     .addOption(opt('--gotel-api-namespace <ns>', 'namespace of the Reservations GoTel\'s API manages', 'gotel-api-namespace').default('default'))
     .addOption(opt('--gotel-api-anonymous', 'let GoTel\'s API take requests without credentials', 'gotel-api-anonymous'));
@@ -95,7 +100,9 @@ export function toOperatorConfig(opts: Record<string, unknown>, fileEnv: NodeJS.
   }
   const leNs = str('leaderElectionNamespace') ?? fileEnv.POD_NAMESPACE ?? 'default';
   if (!DNS_LABEL.test(leNs)) throw new ConfigError(`--leader-election-namespace: "${leNs}" is not a namespace name`);
-  const { kubeconfig, namespaces: _n, listen, slackWebhookUrl: _s, identity, leaderElectionNamespace: _l, clusterName, leaseDuration, resync, logLevel, ...extra } = opts;
+  const { kubeconfig, namespaces: _n, listen, slackWebhookUrl: _s, identity, leaderElectionNamespace: _l, clusterName, leaseDuration, resync, logLevel, checkinStatusWrites, ...extra } = opts;
+  const statusWrites = Number(typeof checkinStatusWrites === 'string' ? checkinStatusWrites : '5');
+  if (!(statusWrites >= 1) || !Number.isFinite(statusWrites)) throw new ConfigError(`--checkin-status-writes: "${String(checkinStatusWrites)}" is not a number of writes per second (1 or more)`);
   return {
     kubeconfig: typeof kubeconfig === 'string' && kubeconfig ? kubeconfig : undefined,
     namespaces,
@@ -108,6 +115,7 @@ export function toOperatorConfig(opts: Record<string, unknown>, fileEnv: NodeJS.
     leaseDurationMs: seconds(typeof leaseDuration === 'string' ? leaseDuration : '15s', '--lease-duration'),
     resyncMs: seconds(typeof resync === 'string' ? resync : '10m', '--resync'),
     logLevel: checkLogLevel(typeof logLevel === 'string' ? logLevel : 'info'),
+    checkinStatusWritesPerSecond: statusWrites,
     extra,
   };
 }

@@ -4,9 +4,11 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Router } from 'express';
 import type { Logger } from 'pino';
+import { randomUUID } from 'node:crypto';
+import { JournalView } from '../checkin/journal-view.ts';
 import { GROUP, PLURAL, VERSION, type Reservation } from '../api/reservation.ts';
 import { createEventRecorder } from '../k8s/events.ts';
-import { Informer } from '../k8s/informer.ts';
+import { Informer, type KubeObject } from '../k8s/informer.ts';
 import { LeaderElector } from '../k8s/leader-election.ts';
 import { KubeRest } from '../k8s/rest.ts';
 import { StatusWriter } from '../k8s/status-writer.ts';
@@ -39,12 +41,16 @@ export interface SharedParts {
   reservations: { get(key: string): Reservation | undefined; list(): Reservation[] };
   /** The Reservation as the judge sees it (a jobRef CronJob's schedule filled in). */
   resolveSpec: (r: Reservation) => Reservation;
+  /** This process's check-in journal shard id (unique per process). */
+  shard: string;
+  /** Every replica's check-in journal, as listed and watched in GoTel's namespace. */
+  journalView: JournalView;
 }
 
 export class Operator {
   readonly config: OperatorConfig;
   readonly parts: SharedParts;
-  private readonly informers: Informer<Reservation | CronJob>[];
+  private readonly informers: Informer<KubeObject>[];
   private readonly reservations: Informer<Reservation>[];
   private readonly cronJobs: Informer<CronJob>[];
   private readonly queue: WorkQueue;
@@ -92,7 +98,9 @@ export class Operator {
           logger,
         }),
     );
-    this.informers = [...this.reservations, ...this.cronJobs] as Informer<Reservation | CronJob>[];
+    // Acknowledged check-ins not yet in status: the judge must see them before it calls a run missed.
+    const journalView = new JournalView(rest, { namespace: config.leaderElectionNamespace, logger });
+    this.informers = [...this.reservations, ...this.cronJobs, ...journalView.informers] as Informer<KubeObject>[];
     const get = (key: string): Reservation | undefined => {
       for (const inf of this.reservations) {
         const r = inf.get(key);
@@ -151,6 +159,8 @@ export class Operator {
       isLeader: () => this.elector.isLeader,
       reservations: { get, list: () => this.allReservations() },
       resolveSpec: (r) => resolveJobRefSchedule(r, cronJobLookup),
+      shard: randomUUID().slice(0, 8),
+      journalView,
     };
     this.outboxFactory = plugins.outbox;
     this.services = plugins.services?.(this.parts) ?? [];
@@ -166,6 +176,7 @@ export class Operator {
       isLeader: () => this.elector.isLeader,
       leaderSince: () => this.leaderSince,
       cronJobs: cronJobLookup,
+      unfolded: (key, status) => journalView.unfolded(key, status),
       outbox: {
         sync: (r) => this.outbox?.sync(r),
         forget: (namespace, name) => this.outbox?.forget?.(namespace, name),
@@ -222,9 +233,10 @@ export class Operator {
     });
     await this.queue.drain();
     await this.outboxStopping;
+    // No new check-ins, then the services fold what was accepted (the check-in journal empties).
+    await this.http?.close();
     await Promise.all(this.services.map((s) => s.stop()));
     await Promise.all(this.informers.map((i) => i.stop()));
-    await this.http?.close();
     this.parts.rest.close();
   }
 }

@@ -4,8 +4,25 @@
 import { AlertDispatcher } from '../alerts/dispatcher.ts';
 import { parseDefaultReceiver } from '../alerts/receivers.ts';
 import { JobWatcher } from '../checkin/job-watcher.ts';
+import { ShardJournal } from '../checkin/journal.ts';
+import { JournalSweeper } from '../checkin/journal-sweeper.ts';
 import { createCheckinRouter } from '../checkin/router.ts';
-import type { OperatorPlugins } from './operator.ts';
+import { CheckinStore } from '../checkin/store.ts';
+import type { OperatorPlugins, SharedParts } from './operator.ts';
+
+/** This replica's check-in journal and the store that uses it, one pair per operator. */
+const checkins = new WeakMap<SharedParts, { journal: ShardJournal; store: CheckinStore }>();
+
+function checkinsOf(parts: SharedParts): { journal: ShardJournal; store: CheckinStore } {
+  let c = checkins.get(parts);
+  if (!c) {
+    const { rest, writer, config, logger, shard, resolveSpec } = parts;
+    const journal = new ShardJournal(rest, { namespace: config.leaderElectionNamespace, shard, identity: config.identity, logger });
+    c = { journal, store: new CheckinStore({ writer, journal, statusWritesPerSecond: config.checkinStatusWritesPerSecond, resolveSpec }) };
+    checkins.set(parts, c);
+  }
+  return c;
+}
 
 export function operatorPlugins(): OperatorPlugins {
   return {
@@ -18,24 +35,39 @@ export function operatorPlugins(): OperatorPlugins {
         metrics,
         logger,
       }),
-    routers: ({ rest, writer, config, metrics, logger, reservations, resolveSpec }) => [
+    routers: (parts) => [
       createCheckinRouter({
-        rest,
-        writer,
-        metrics,
-        logger,
-        resolveSpec,
-        reservations: { get: (namespace, name) => reservations.get(`${namespace}/${name}`) },
+        rest: parts.rest,
+        writer: parts.writer,
+        metrics: parts.metrics,
+        logger: parts.logger,
+        resolveSpec: parts.resolveSpec,
+        store: checkinsOf(parts).store,
+        reservations: { get: (namespace, name) => parts.reservations.get(`${namespace}/${name}`) },
         gotelApi: {
-          enabled: config.extra.gotelApi === true,
-          namespace: typeof config.extra.gotelApiNamespace === 'string' ? config.extra.gotelApiNamespace : undefined,
-          anonymous: config.extra.gotelApiAnonymous === true,
+          enabled: parts.config.extra.gotelApi === true,
+          namespace: typeof parts.config.extra.gotelApiNamespace === 'string' ? parts.config.extra.gotelApiNamespace : undefined,
+          anonymous: parts.config.extra.gotelApiAnonymous === true,
         },
       }),
     ],
-    // Jobs of a Reservation's CronJob check in by themselves; only the leader stores them.
-    services: ({ rest, writer, config, metrics, logger, reservations, isLeader, resolveSpec }) => [
-      new JobWatcher({ rest, writer, namespaces: config.namespaces, reservations, isLeader, logger, metrics, resolveSpec }),
-    ],
+    services: (parts) => {
+      const { rest, writer, config, metrics, logger, reservations, isLeader, resolveSpec, shard, journalView } = parts;
+      const { journal, store } = checkinsOf(parts);
+      return [
+        // Jobs of a Reservation's CronJob check in by themselves; only the leader stores them.
+        new JobWatcher({ rest, writer, namespaces: config.namespaces, reservations, isLeader, logger, metrics, resolveSpec }),
+        // The journal's Lease says this replica lives; on stop, what was accepted is folded first.
+        {
+          start: () => void journal.start().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'check-in journal unavailable: check-ins wait for their status writes')),
+          stop: async () => {
+            await store.flush();
+            await journal.stop(store.unfolded === 0);
+          },
+        },
+        // The leader folds the journal of a replica that died.
+        new JournalSweeper({ rest, writer, view: journalView, namespace: config.leaderElectionNamespace, shard, isLeader, resolveSpec, logger }),
+      ];
+    },
   };
 }

@@ -6,6 +6,8 @@
 import type { Logger } from 'pino';
 import type { Reservation, State } from '../api/reservation.ts';
 import { ALERT_DELIVERY, alertDeliveryCondition } from '../alerts/outbox.ts';
+import { foldCheckins, type FoldItem } from '../checkin/fold.ts';
+import type { ReservationStatus } from '../api/reservation.ts';
 import { canonical, evaluate, type Evaluation } from '../core/index.ts';
 import type { EventRecorder } from '../k8s/events.ts';
 import type { StatusWriter } from '../k8s/status-writer.ts';
@@ -33,6 +35,22 @@ export interface ReconcilerDeps {
   leaderSince: () => number;
   cronJobs: CronJobLookup;
   outbox?: OutboxSender;
+  /** Check-ins acknowledged (in a replica's journal) but not yet folded into this status. */
+  unfolded?: (key: string, status: ReservationStatus | undefined) => FoldItem[];
+}
+
+/**
+ * How long the judge waits for a replica to fold acknowledged check-ins that would change its
+ * verdict. A replica folds within seconds; past this, something is wrong with it, and judging
+ * without them (they still count once folded) beats staying silent.
+ */
+export const FOLD_WAIT_MS = 30_000;
+/** How soon a verdict put off for unfolded check-ins is looked at again. */
+const DEFER_RETRY_MS = 1_000;
+
+/** The parts of a verdict that unfolded check-ins must not contradict: state and alert. */
+function verdictKey(e: Evaluation): string {
+  return canonical({ state: e.state, firing: e.status.alert?.firing ?? false, outbox: e.status.alert?.outbox?.length ?? 0 });
 }
 
 const ALERTING: ReadonlySet<State> = new Set(['Late', 'Missed', 'Overrun', 'Failed', 'TooFast', 'Invalid']);
@@ -103,17 +121,33 @@ export class Reconciler {
       return withDeliveryCondition(problem ? withJobRefProblem(evaluation, problem, r.status) : evaluation, r, now);
     };
 
+    // A verdict that acknowledged check-ins not yet folded into status would contradict (a run
+    // "missed" that checked in through another replica's journal) is put off until they are.
+    const contradicted = (current: Reservation, evaluation: Evaluation): boolean => {
+      const items = this.d.unfolded?.(key, current.status).filter((i) => i.now <= now && now.getTime() - i.now.getTime() < FOLD_WAIT_MS) ?? [];
+      if (items.length === 0) return false;
+      const folded = foldCheckins(current, items).status;
+      return folded !== null && verdictKey(judge({ ...current, status: folded })) !== verdictKey(evaluation);
+    };
+
     let evaluation = judge(cached);
     let stored = cached;
     let stateBefore = cached.status?.state;
     let wrote = false;
+    let deferred = false;
     if (evaluation.changed) {
       stored = await this.d.writer.update(namespace, name, (current) => {
         stateBefore = current.status?.state;
         evaluation = judge(current);
-        wrote = evaluation.changed;
-        return evaluation.changed ? evaluation.status : null;
+        deferred = evaluation.changed && contradicted(current, evaluation);
+        wrote = evaluation.changed && !deferred;
+        return wrote ? evaluation.status : null;
       });
+    }
+    if (deferred) {
+      this.d.wakeups.arm(key, new Date(now.getTime() + DEFER_RETRY_MS));
+      this.d.logger.debug({ key, state: evaluation.state }, 'verdict put off: acknowledged check-ins are not folded yet');
+      return;
     }
     this.setState(key, evaluation.state);
     // Alerts and timers first: Events are for people reading kubectl, not on the alert's path.

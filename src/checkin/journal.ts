@@ -1,0 +1,230 @@
+// A replica's check-in journal: the durable place for a check-in when its Reservation's status
+// cannot be written at once (the apiserver takes a few hundred Reservation status writes a second
+// on two cores; one journal write carries every check-in that arrived during the previous one,
+// for any number of Reservations).
+//
+// - One *shard* per process: ConfigMaps `gotel-checkins-<shard>-<firstSeq>` in GoTel's own
+//   namespace, each holding one batch of check-ins as JSON, created once and deleted once all of
+//   its check-ins are folded into status (never rewritten: etcd keeps every revision until
+//   compaction, and a growing object rewritten 50 times a second would fill it).
+// - A Lease `gotel-checkins-<shard>` renewed while the process lives: the leader folds the
+//   batches of a shard whose Lease is gone or expired (src/checkin/journal-sweeper.ts).
+// - At least `intervalMs` between the starts of two writes, and at most two in flight (a write the
+//   apiserver is slow to answer does not hold up the next): the batch grows with the load instead
+//   of the number of writes.
+import type { Logger } from '../log.ts';
+import { silentLogger } from '../log.ts';
+import type { CheckinInput } from '../core/index.ts';
+import { microTime } from '../k8s/leader-election.ts';
+import { KubeApiError, type KubeRest } from '../k8s/rest.ts';
+
+export const JOURNAL_LABEL = 'gotel.io/checkin-journal';
+export const JOURNAL_DATA_KEY = 'checkins.json';
+const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'gotel' };
+
+/** One check-in as the journal stores it. */
+export interface JournalRecord {
+  /** `namespace/name` of the Reservation. */
+  key: string;
+  seq: number;
+  /** The server's time of arrival (RFC 3339): the check-in's stored time. */
+  time: string;
+  input: CheckinInput;
+}
+
+export function batchName(shard: string, firstSeq: number): string {
+  return `gotel-checkins-${shard}-${firstSeq}`;
+}
+
+export function leaseName(shard: string): string {
+  return `gotel-checkins-${shard}`;
+}
+
+export function configMapPath(namespace: string, name = ''): string {
+  return `/api/v1/namespaces/${encodeURIComponent(namespace)}/configmaps${name ? `/${encodeURIComponent(name)}` : ''}`;
+}
+
+export function leasePath(namespace: string, name = ''): string {
+  return `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases${name ? `/${encodeURIComponent(name)}` : ''}`;
+}
+
+export interface ShardJournalOptions {
+  /** GoTel's own namespace (where its leader Lease lives). */
+  namespace: string;
+  /** This process's shard id: a DNS label fragment, unique per process. */
+  shard: string;
+  /** This replica's identity, written on the shard's Lease for people reading it. */
+  identity: string;
+  /** Least time between the starts of two journal writes (default 20 ms). */
+  intervalMs?: number;
+  /**
+   * Journal writes in flight at once (default 2): a write the apiserver is slow to answer does
+   * not hold up the next batch.
+   */
+  maxInFlight?: number;
+  /** A batch is cut at about this many bytes of JSON (default 512 kB; a ConfigMap holds 1 MiB). */
+  maxBatchBytes?: number;
+  /** The shard Lease's duration (default 30 s); it is renewed every third of it. */
+  leaseDurationSeconds?: number;
+  logger?: Logger;
+  /** Called after each journal object written or deleted (benchmarks, metrics). */
+  onWrite?: (kind: 'create' | 'delete', records: number) => void;
+}
+
+interface Waiting {
+  record: JournalRecord;
+  bytes: number;
+  resolve: (batch: string) => void;
+  reject: (err: unknown) => void;
+}
+
+interface Batch {
+  /** Records not yet folded; the batch is deleted when it reaches 0 after being created. */
+  remaining: number;
+  created: boolean;
+}
+
+export class ShardJournal {
+  readonly shard: string;
+  readonly namespace: string;
+  private readonly rest: KubeRest;
+  private readonly o: Required<Omit<ShardJournalOptions, 'onWrite'>> & Pick<ShardJournalOptions, 'onWrite'>;
+  private waiting: Waiting[] = [];
+  private inFlight = 0;
+  private lastStart = 0;
+  private timer?: NodeJS.Timeout;
+  private renewTimer?: NodeJS.Timeout;
+  private readonly batches = new Map<string, Batch>();
+  private leaseReady?: Promise<void>;
+  private stopped = false;
+
+  constructor(rest: KubeRest, options: ShardJournalOptions) {
+    this.rest = rest;
+    this.shard = options.shard;
+    this.namespace = options.namespace;
+    this.o = { intervalMs: 20, maxInFlight: 2, maxBatchBytes: 512 * 1024, leaseDurationSeconds: 30, logger: silentLogger, ...options };
+  }
+
+  /** Creates the shard's Lease (before any batch, so no live shard ever looks dead) and renews it. */
+  start(): Promise<void> {
+    this.leaseReady ??= this.renewLease().then(() => {
+      this.renewTimer = setInterval(() => {
+        this.renewLease().catch((err: unknown) => this.o.logger.warn({ err: (err as Error).message, shard: this.shard }, 'check-in journal lease not renewed'));
+      }, (this.o.leaseDurationSeconds * 1000) / 3);
+      this.renewTimer.unref();
+    });
+    return this.leaseReady;
+  }
+
+  /** Resolves with the batch's name once `record` is stored in the apiserver. */
+  append(record: JournalRecord): Promise<string> {
+    if (this.stopped) return Promise.reject(new Error('the check-in journal is stopped'));
+    const bytes = JSON.stringify(record).length + 1;
+    const promise = new Promise<string>((resolve, reject) => this.waiting.push({ record, bytes, resolve, reject }));
+    this.kick();
+    return promise;
+  }
+
+  /** One record of `batch` is folded into status; the batch goes once all of its records are. */
+  settle(batch: string): void {
+    const b = this.batches.get(batch);
+    if (!b) return;
+    b.remaining--;
+    if (b.remaining <= 0 && b.created) this.remove(batch);
+  }
+
+  /** Batches written and not yet fully folded. */
+  get open(): number {
+    return this.batches.size;
+  }
+
+  /**
+   * Stops renewing. With `release`, deletes the Lease too: only when every batch is folded (the
+   * leader folds a shard without a Lease, so a Lease must not go while a batch still needs it).
+   */
+  async stop(release: boolean): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.renewTimer);
+    clearTimeout(this.timer);
+    for (const w of this.waiting.splice(0)) w.reject(new Error('the check-in journal is stopped'));
+    if (release && this.batches.size === 0 && this.leaseReady) {
+      await this.rest.request({ method: 'DELETE', path: leasePath(this.namespace, leaseName(this.shard)), timeoutMs: 5_000 }).catch(() => {});
+    }
+  }
+
+  private kick(): void {
+    if (this.inFlight >= this.o.maxInFlight || this.timer || this.waiting.length === 0) return;
+    const wait = this.lastStart + this.o.intervalMs - Date.now();
+    if (wait > 0) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.kick();
+      }, wait);
+      return;
+    }
+    void this.writeNext();
+  }
+
+  private async writeNext(): Promise<void> {
+    this.inFlight++;
+    this.lastStart = Date.now();
+    let bytes = 0;
+    let n = 0;
+    while (n < this.waiting.length && (n === 0 || bytes + this.waiting[n]!.bytes <= this.o.maxBatchBytes)) bytes += this.waiting[n++]!.bytes;
+    const batch = this.waiting.splice(0, n);
+    const records = batch.map((w) => w.record);
+    const name = batchName(this.shard, records[0]!.seq);
+    try {
+      await (this.leaseReady ?? this.start());
+      await this.rest.request({
+        method: 'POST',
+        path: configMapPath(this.namespace),
+        body: {
+          apiVersion: 'v1',
+          kind: 'ConfigMap',
+          metadata: { name, labels: { ...MANAGED_BY, [JOURNAL_LABEL]: this.shard } },
+          data: { [JOURNAL_DATA_KEY]: JSON.stringify(records) },
+        },
+      });
+      this.batches.set(name, { remaining: records.length, created: true });
+      this.o.onWrite?.('create', records.length);
+      for (const w of batch) w.resolve(name);
+    } catch (err) {
+      // 409: a batch of that name exists, which only a lost answer to our own create explains.
+      if (err instanceof KubeApiError && err.code === 409) {
+        this.batches.set(name, { remaining: records.length, created: true });
+        for (const w of batch) w.resolve(name);
+      } else for (const w of batch) w.reject(err);
+    } finally {
+      this.inFlight--;
+      this.kick();
+    }
+  }
+
+  private remove(batch: string): void {
+    this.batches.delete(batch);
+    this.rest
+      .request({ method: 'DELETE', path: configMapPath(this.namespace, batch) })
+      .then(() => this.o.onWrite?.('delete', 0))
+      .catch((err: unknown) => {
+        // Left for the leader's sweep, which deletes a folded batch once its shard is gone.
+        if (!(err instanceof KubeApiError && err.code === 404)) this.o.logger.warn({ batch, err: (err as Error).message }, 'folded check-in batch not deleted');
+      });
+  }
+
+  private async renewLease(): Promise<void> {
+    const path = leasePath(this.namespace, leaseName(this.shard));
+    const now = Date.now();
+    const spec = { holderIdentity: this.o.identity, leaseDurationSeconds: this.o.leaseDurationSeconds, renewTime: microTime(now) };
+    try {
+      await this.rest.request({ method: 'PATCH', path, contentType: 'application/merge-patch+json', body: { spec } });
+    } catch (err) {
+      if (!(err instanceof KubeApiError && err.code === 404)) throw err;
+      await this.rest.request({
+        method: 'POST',
+        path: leasePath(this.namespace),
+        body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: leaseName(this.shard), labels: { ...MANAGED_BY, [JOURNAL_LABEL]: this.shard } }, spec: { ...spec, acquireTime: microTime(now) } },
+      });
+    }
+  }
+}
