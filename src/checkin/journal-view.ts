@@ -24,7 +24,16 @@ export interface JournalBatch {
   name: string;
   shard: string;
   records: JournalRecord[];
+  /** When the apiserver created it (epoch ms; NaN if unknown). */
+  created: number;
 }
+
+/**
+ * A batch whose shard has no Lease in sight is taken for an orphan only this long after it was
+ * written: our watch on Leases may show a new replica's Lease after its first batch, and the
+ * leader must not fold a live shard. (A Lease seen expired needs no wait.)
+ */
+export const ORPHAN_MIN_AGE_MS = 15_000;
 
 function isRecord(r: unknown): r is JournalRecord {
   if (typeof r !== 'object' || r === null) return false;
@@ -42,7 +51,7 @@ export function parseBatch(cm: JournalConfigMap): JournalBatch | undefined {
     const parsed: unknown = JSON.parse(raw);
     if (!Array.isArray(parsed)) return undefined;
     const records = (parsed as unknown[]).filter(isRecord);
-    return { name: cm.metadata.name, shard, records };
+    return { name: cm.metadata.name, shard, records, created: Date.parse(cm.metadata.creationTimestamp ?? '') };
   } catch {
     return undefined;
   }
@@ -88,7 +97,12 @@ export class JournalView {
   /** Batches whose shard has no live Lease (its process is gone), oldest first; `except` is ours. */
   orphans(nowMs: number, except: string): JournalBatch[] {
     const out: JournalBatch[] = [];
-    for (const batch of this.parsed.values()) if (batch.shard !== except && !this.alive(batch.shard, nowMs)) out.push(batch);
+    for (const batch of this.parsed.values()) {
+      if (batch.shard === except || this.alive(batch.shard, nowMs)) continue;
+      // No Lease seen at all: perhaps not seen *yet*; a young batch gets the benefit of the doubt.
+      if (!this.leaseOf(batch.shard) && nowMs - batch.created < ORPHAN_MIN_AGE_MS) continue;
+      out.push(batch);
+    }
     return out.sort((a, b) => (a.records[0]?.seq ?? 0) - (b.records[0]?.seq ?? 0));
   }
 
@@ -105,8 +119,12 @@ export class JournalView {
       .filter(Boolean);
   }
 
+  private leaseOf(shard: string): ShardLease | undefined {
+    return this.leases.list().find((l) => l.metadata.labels?.[JOURNAL_LABEL] === shard);
+  }
+
   private alive(shard: string, nowMs: number): boolean {
-    const lease = this.leases.list().find((l) => l.metadata.labels?.[JOURNAL_LABEL] === shard);
+    const lease = this.leaseOf(shard);
     const renewed = Date.parse(lease?.spec?.renewTime ?? '');
     if (!Number.isFinite(renewed)) return false;
     // Twice the duration: a replica's clock and ours may disagree by a few seconds.
