@@ -17,12 +17,19 @@ export interface Metrics {
   alertLatencySeconds: Histogram<'receiver'>;
   /** 1 while this replica holds the leader Lease. */
   leader: Gauge;
+  /** Check-in journal batches written and deleted (op = create, delete). */
+  journalBatches: Counter<'op'>;
+  /** Check-ins this replica acknowledged and has not folded into status yet (read at scrape time from `unfoldedCheckins`). */
+  checkinsUnfolded: Gauge;
+  /** Where checkinsUnfolded reads from (the check-in store sets it). */
+  unfoldedCheckins: { read: () => number };
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
   const registry = new Registry();
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'gotel_process_' });
   const registers = [registry];
+  const unfoldedCheckins = { read: () => 0 };
   return {
     registry,
     checkins: new Counter({ name: 'gotel_checkins_total', help: 'Check-ins stored, by signal.', labelNames: ['signal'], registers }),
@@ -44,5 +51,15 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       registers,
     }),
     leader: new Gauge({ name: 'gotel_leader', help: '1 while this replica is the leader.', registers }),
+    journalBatches: new Counter({ name: 'gotel_checkin_journal_batches_total', help: 'Check-in journal batches written and deleted.', labelNames: ['op'], registers }),
+    checkinsUnfolded: new Gauge({
+      name: 'gotel_checkins_unfolded',
+      help: 'Check-ins acknowledged by this replica and not yet folded into status.',
+      registers,
+      collect() {
+        this.set(unfoldedCheckins.read());
+      },
+    }),
+    unfoldedCheckins,
   };
 }

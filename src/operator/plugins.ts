@@ -16,9 +16,11 @@ const checkins = new WeakMap<SharedParts, { journal: ShardJournal; store: Checki
 function checkinsOf(parts: SharedParts): { journal: ShardJournal; store: CheckinStore } {
   let c = checkins.get(parts);
   if (!c) {
-    const { rest, writer, config, logger, shard, resolveSpec } = parts;
-    const journal = new ShardJournal(rest, { namespace: config.leaderElectionNamespace, shard, identity: config.identity, logger });
-    c = { journal, store: new CheckinStore({ writer, journal, statusWritesPerSecond: config.checkinStatusWritesPerSecond, resolveSpec }) };
+    const { rest, writer, config, logger, metrics, shard, resolveSpec } = parts;
+    const journal = new ShardJournal(rest, { namespace: config.leaderElectionNamespace, shard, identity: config.identity, logger, onWrite: (op) => metrics.journalBatches.inc({ op }) });
+    const store = new CheckinStore({ writer, journal, statusWritesPerSecond: config.checkinStatusWritesPerSecond, resolveSpec });
+    c = { journal, store };
+    metrics.unfoldedCheckins.read = () => store.unfolded;
     checkins.set(parts, c);
   }
   return c;
