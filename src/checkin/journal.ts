@@ -96,6 +96,8 @@ export class ShardJournal {
   private renewTimer?: NodeJS.Timeout;
   private readonly batches = new Map<string, Batch>();
   private leaseReady?: Promise<void>;
+  /** When the shard Lease was last written (epoch ms; 0 before the first time). */
+  private renewedAt = 0;
   private stopped = false;
 
   constructor(rest: KubeRest, options: ShardJournalOptions) {
@@ -119,6 +121,11 @@ export class ShardJournal {
   /** Resolves with the batch's name once `record` is stored in the apiserver. */
   append(record: JournalRecord): Promise<string> {
     if (this.stopped) return Promise.reject(new Error('the check-in journal is stopped'));
+    // A shard whose Lease has lapsed may be taken for dead and swept: take nothing more into it
+    // (check-ins then wait for their status writes) until the Lease is renewed.
+    if (this.renewedAt > 0 && Date.now() - this.renewedAt > this.o.leaseDurationSeconds * 1000) {
+      return Promise.reject(new Error('the check-in journal\'s Lease has lapsed'));
+    }
     const bytes = JSON.stringify(record).length + 1;
     const promise = new Promise<string>((resolve, reject) => this.waiting.push({ record, bytes, resolve, reject }));
     this.kick();
@@ -218,6 +225,7 @@ export class ShardJournal {
     const spec = { holderIdentity: this.o.identity, leaseDurationSeconds: this.o.leaseDurationSeconds, renewTime: microTime(now) };
     try {
       await this.rest.request({ method: 'PATCH', path, contentType: 'application/merge-patch+json', body: { spec } });
+      this.renewedAt = now;
     } catch (err) {
       if (!(err instanceof KubeApiError && err.code === 404)) throw err;
       await this.rest.request({
@@ -225,6 +233,7 @@ export class ShardJournal {
         path: leasePath(this.namespace),
         body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: leaseName(this.shard), labels: { ...MANAGED_BY, [JOURNAL_LABEL]: this.shard } }, spec: { ...spec, acquireTime: microTime(now) } },
       });
+      this.renewedAt = now;
     }
   }
 }

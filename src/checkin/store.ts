@@ -246,7 +246,7 @@ export class CheckinStore {
   private folded(k: KeyState, item: Item, stored: Reservation, o: FoldOutcome): void {
     // Below the mark without ever having been durable: a sweep took this shard for dead and
     // moved past it. It is not stored; the client's retry (a 503) will be.
-    if (o.alreadyFolded && item.journal === 'no' && !item.maybeStored) {
+    if (o.alreadyFolded && item.journal !== 'done' && !item.maybeStored) {
       this.fail(k, item, new KubeApiError(503, 'ServiceUnavailable', 'the check-in journal moved past this check-in; retry', null));
       return;
     }
