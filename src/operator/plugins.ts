@@ -17,7 +17,15 @@ function checkinsOf(parts: SharedParts): { journal: ShardJournal; store: Checkin
   let c = checkins.get(parts);
   if (!c) {
     const { rest, writer, config, logger, metrics, shard, resolveSpec } = parts;
-    const journal = new ShardJournal(rest, { namespace: config.leaderElectionNamespace, shard, identity: config.identity, logger, onWrite: (op) => metrics.journalBatches.inc({ op }) });
+    const journal = new ShardJournal(rest, {
+      namespace: config.leaderElectionNamespace,
+      shard,
+      identity: config.identity,
+      // The shard Lease lasts as long as the leader's: one knob for "how soon a dead replica is noticed".
+      leaseDurationSeconds: Math.max(1, Math.ceil(config.leaseDurationMs / 1000)),
+      logger,
+      onWrite: (op) => metrics.journalBatches.inc({ op }),
+    });
     const store = new CheckinStore({ writer, journal, statusWritesPerSecond: config.checkinStatusWritesPerSecond, resolveSpec });
     c = { journal, store };
     metrics.unfoldedCheckins.read = () => store.unfolded;

@@ -1,13 +1,16 @@
 // Operators as real processes (`gotel operator`), killed with SIGKILL at the worst moments: an
 // alert recorded in status but not yet delivered is delivered exactly once after a restart, two
-// replicas never both send, and a standby takes over what a killed leader left due.
+// replicas never both send, a standby takes over what a killed leader left due, and check-ins
+// acknowledged from a killed replica's journal are all counted, once.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startSlackReceiver, type SlackReceiver } from '../../src/dev/slack-receiver.ts';
+import { JOURNAL_LABEL, configMapPath, leasePath as journalLeasePath } from '../../src/checkin/journal.ts';
 import { leasePath, type Lease } from '../../src/k8s/leader-election.ts';
 import { eventually, freshNamespace } from './helpers.ts';
 import { createReservation, getReservation, rest } from './operator-harness.ts';
@@ -31,7 +34,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function operatorProcess(namespace: string, identity: string, slackUrl: string): ChildProcess {
+function operatorProcess(namespace: string, identity: string, slackUrl: string, extraArgs: string[] = []): ChildProcess {
   const child = spawn(
     process.execPath,
     [
@@ -45,6 +48,7 @@ function operatorProcess(namespace: string, identity: string, slackUrl: string):
       `--leader-election-namespace=${namespace}`,
       '--lease-duration=2s',
       '--log-level=warn',
+      ...extraArgs,
     ],
     { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, KUBECONFIG: '' } },
   );
@@ -63,6 +67,22 @@ function killed(child: ChildProcess): Promise<void> {
     child.once('exit', () => resolve());
     child.kill('SIGKILL');
   });
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Journal batches in the namespace, and the replicas whose journal Leases are there. */
+async function journalObjects(namespace: string): Promise<{ batches: number; leaseHolders: string[] }> {
+  const selector = `?labelSelector=${encodeURIComponent(JOURNAL_LABEL)}`;
+  const batches = await rest.request<{ items: unknown[] }>({ method: 'GET', path: configMapPath(namespace) + selector });
+  const leases = await rest.request<{ items: Lease[] }>({ method: 'GET', path: journalLeasePath(namespace) + selector });
+  return { batches: batches.items.length, leaseHolders: leases.items.map((l) => l.spec.holderIdentity ?? '') };
 }
 
 const mentions = (r: SlackReceiver, name: string): number => r.delivered.filter((d) => JSON.stringify(d.body).includes(`/${name}`)).length;
@@ -113,6 +133,50 @@ describe('operator processes under SIGKILL', () => {
     expect(mentions(slack, 'second')).toBe(1);
     expect(mentions(slack, 'first')).toBe(1);
     expect(slack.received).toHaveLength(2);
+  });
+
+  it('counts every check-in a killed replica acknowledged from its journal, once', async () => {
+    const ns = await freshNamespace('journal');
+    const slack = await startSlackReceiver();
+    receivers.push(slack);
+    const port = await freePort();
+    // One status write a second: beyond its burst, check-ins are acknowledged from the journal.
+    const first = operatorProcess(ns, 'journaling-replica', slack.url, [`--listen=127.0.0.1:${port}`, '--checkin-status-writes=1']);
+    await eventually(async () => (await leaseHolder(ns)) === 'journaling-replica', 20_000, 'the first replica to lead');
+    const base = `http://127.0.0.1:${port}`;
+    const checkIn = async (name: string, rid: string): Promise<{ status: number; storedIn?: string }> => {
+      const res = await fetch(`${base}/checkin/${ns}/${name}?rid=${rid}`, { method: 'POST' });
+      const body = (await res.json()) as { storedIn?: string };
+      return { status: res.status, storedIn: body.storedIn };
+    };
+    const names = Array.from({ length: 60 }, (_, i) => `job-${i}`);
+    for (const name of names) await createReservation(ns, name, { every: '1h', anonymous: true });
+    await eventually(async () => (await checkIn(names.at(-1)!, 'probe')).status === 200, 20_000, 'the replica to know the Reservations');
+
+    // 60 Reservations at once use up the burst of status writes; 10 more rounds go to the journal.
+    const answers = await Promise.all(names.flatMap((name) => Array.from({ length: 10 }, (_, i) => checkIn(name, `run-${i}`))));
+    expect(answers.filter((a) => a.status !== 200)).toEqual([]);
+    expect(answers.filter((a) => a.storedIn === 'journal').length).toBeGreaterThan(100);
+    await killed(first);
+    // Some were folded before the kill; the rest are only in the dead replica's journal.
+    expect((await journalObjects(ns)).batches).toBeGreaterThan(0);
+
+    operatorProcess(ns, 'sweeping-replica', slack.url);
+    await eventually(
+      async () => {
+        const counts = await Promise.all(names.map(async (name) => (await getReservation(ns, name)).status?.checkins ?? 0));
+        return counts.every((c, i) => c === (i === names.length - 1 ? 11 : 10)) ? counts : undefined;
+      },
+      60_000,
+      'every acknowledged check-in in status',
+    );
+    await eventually(async () => {
+      const left = await journalObjects(ns);
+      return left.batches === 0 && !left.leaseHolders.includes('journaling-replica');
+    }, 30_000, 'the dead replica\'s journal and Lease gone');
+    // Folded once: nothing counted twice after the sweep finished.
+    const counts = await Promise.all(names.map(async (name) => (await getReservation(ns, name)).status?.checkins ?? 0));
+    expect(counts.reduce((a, b) => a + b, 0)).toBe(names.length * 10 + 1);
   });
 
   it('on SIGTERM the leader releases its Lease and exits 0; the standby takes over at once', async () => {
