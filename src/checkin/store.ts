@@ -138,7 +138,8 @@ export class CheckinStore {
       k = { namespace, name, pending: [], inflight: [], writing: false, queued: false, failures: 0 };
       this.keys.set(key, k);
     }
-    if (known && (!k.base || newer(known, k.base))) this.rebase(k, known);
+    // The freshest copy at hand: the writer's last stored one outlives this key's entry here.
+    for (const copy of [this.o.writer.latestCopy(namespace, name), known]) if (copy && (!k.base || newer(copy, k.base))) this.rebase(k, copy);
     const state = k;
     return new Promise<StoredCheckin>((resolve, reject) => {
       const item: Item = { seq: this.o.journal ? ++this.seq : 0, input, now, resolve, reject, settled: false, inflight: false, maybeStored: false, statusFailed: false, journal: 'no', folded: false };
@@ -164,6 +165,9 @@ export class CheckinStore {
   async flush(timeoutMs = 10_000): Promise<void> {
     const until = Date.now() + timeoutMs;
     this.tokens = Infinity;
+    // A timer armed at the old rate would hold the Reservations in line until it fires.
+    clearTimeout(this.tokenTimer);
+    this.tokenTimer = undefined;
     for (const [key, k] of this.keys) this.pump(key, k);
     this.armTokenTimer();
     while (this.unfolded > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));

@@ -70,6 +70,11 @@ export class StatusWriter {
     return promise;
   }
 
+  /** The copy last read, written or observed, if still cached. */
+  latestCopy(namespace: string, name: string): Reservation | undefined {
+    return this.latest.get(`${namespace}/${name}`);
+  }
+
   /** Offers a fresher copy (e.g. from an informer) to save a read before the next write. */
   observe(reservation: Reservation): void {
     const key = `${reservation.metadata.namespace}/${reservation.metadata.name}`;

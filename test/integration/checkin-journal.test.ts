@@ -233,6 +233,24 @@ describe('the check-in journal', () => {
     expect(await shardLease(ns, shard)).toBeUndefined();
   });
 
+  it('flush() writes at once a Reservation waiting in line for a status-write token', async () => {
+    const ns = await freshNamespace('flush');
+    const rest = new KubeRest(kc);
+    const journal = new ShardJournal(rest, { namespace: ns, shard: `f${randomBytes(3).toString('hex')}`, identity: 'test' });
+    cleanups.push(async () => {
+      await journal.stop(true);
+      rest.close();
+    });
+    // One token, then one a hundred seconds: the second check-in can only go to the journal.
+    const store = new CheckinStore({ writer: new StatusWriter(rest), journal, statusWritesPerSecond: 0.01, statusWriteBurst: 1 });
+    await createReservation(rest, ns, 'r', { every: '1h' });
+    expect((await store.submit(ns, 'r', { signal: 'success', runId: 'a' }, new Date())).storedIn).toBe('status');
+    expect((await store.submit(ns, 'r', { signal: 'success', runId: 'b' }, new Date())).storedIn).toBe('journal');
+    await store.flush(5_000);
+    expect(store.unfolded).toBe(0);
+    expect((await getReservation(rest, ns, 'r')).status?.checkins).toBe(2);
+  });
+
   it('folds the journal of a replica that died once its Lease expired, once, and deletes its batches and Lease', async () => {
     const crashed = id('crashed');
     const { server, journal } = await journaledServer(ns, crashed, { statusWritesPerSecond: 0.001, statusWriteBurst: 1, maxFoldLagMs: 3_600_000 });
