@@ -7,7 +7,7 @@
 // ServiceAccount token (TokenReview + SubjectAccessReview, cached). After each scenario it waits
 // until every check-in is folded into status and checks the counts there.
 //
-//   npm run bench:checkins      (BENCH_TOTAL=20000 BENCH_CONCURRENCY=128 BENCH_SCENARIOS=1,2 to change)
+//   npm run bench:checkins      (BENCH_TOTAL=20000 BENCH_CONCURRENCY=128 BENCH_RATE=1000 BENCH_STATUS_WRITES=5 BENCH_SCENARIOS=1,2 to change)
 //
 // The load generator runs in a worker thread; the check-in server, the apiserver and etcd share
 // the machine's cores with it. Rate limiting is off (its default, 100/s per Reservation, would be
