@@ -26,18 +26,28 @@ export interface JournalSweeperDeps {
   now?: () => number;
 }
 
-/** Folds one batch's check-ins into their Reservations; a Reservation that is gone takes none. */
-export async function foldBatch(writer: StatusWriter, batch: JournalBatch, resolveSpec?: ResolveSpec): Promise<number> {
+/**
+ * Folds batches' check-ins into their Reservations, per Reservation in sequence order (a shard's
+ * batches together: see JournalView.orphans); a Reservation that is gone takes none.
+ */
+export async function foldBatch(writer: StatusWriter, batch: JournalBatch | JournalBatch[], resolveSpec?: ResolveSpec): Promise<number> {
   const byKey = new Map<string, FoldItem[]>();
-  for (const r of batch.records) {
-    let items = byKey.get(r.key);
-    if (!items) byKey.set(r.key, (items = []));
-    items.push({ shard: batch.shard, seq: r.seq, now: new Date(r.time), input: r.input });
+  for (const b of Array.isArray(batch) ? batch : [batch]) {
+    for (const r of b.records) {
+      const now = new Date(r.time);
+      if (!Number.isFinite(now.getTime())) continue; // not a record GoTel wrote
+      let items = byKey.get(r.key);
+      if (!items) byKey.set(r.key, (items = []));
+      items.push({ shard: b.shard, seq: r.seq, now, input: r.input });
+    }
   }
   let folded = 0;
-  for (const [key, items] of byKey) {
+  for (const [key, all] of byKey) {
     const [namespace, name] = key.split('/') as [string, string];
-    items.sort((a, b) => a.seq - b.seq);
+    if (!namespace || !name) continue;
+    all.sort((a, b) => a.seq - b.seq);
+    // A record journaled again after a write that failed on our side but not the server's: once.
+    const items = all.filter((it, i) => i === 0 || it.seq !== all[i - 1]!.seq);
     let counted = 0;
     try {
       await writer.update(namespace, name, (current) => {
@@ -83,17 +93,26 @@ export class JournalSweeper {
   private async sweepOnce(): Promise<void> {
     if (!this.d.isLeader()) return;
     const now = (this.d.now ?? Date.now)();
+    const byShard = new Map<string, JournalBatch[]>();
     for (const batch of this.d.view.orphans(now, this.d.shard)) {
+      let list = byShard.get(batch.shard);
+      if (!list) byShard.set(batch.shard, (list = []));
+      list.push(batch);
+    }
+    for (const [shard, batches] of byShard) {
       if (!this.d.isLeader()) return;
       try {
-        const folded = await foldBatch(this.d.writer, batch, this.d.resolveSpec);
-        await this.d.rest.request({ method: 'DELETE', path: configMapPath(this.d.namespace, batch.name) }).catch((err: unknown) => {
-          if (!(err instanceof KubeApiError && err.code === 404)) throw err;
-        });
-        this.log.info({ batch: batch.name, shard: batch.shard, records: batch.records.length, folded }, 'folded the check-in journal of a replica that is gone');
+        const folded = await foldBatch(this.d.writer, batches, this.d.resolveSpec);
+        for (const batch of batches) {
+          await this.d.rest.request({ method: 'DELETE', path: configMapPath(this.d.namespace, batch.name) }).catch((err: unknown) => {
+            if (!(err instanceof KubeApiError && err.code === 404)) throw err;
+          });
+        }
+        const records = batches.reduce((n, b) => n + b.records.length, 0);
+        this.log.info({ shard, batches: batches.length, records, folded }, 'folded the check-in journal of a replica that is gone');
       } catch (err) {
-        this.log.warn({ batch: batch.name, err: (err as Error).message }, 'check-in journal batch not folded; retrying');
-        return;
+        // The next pass tries again; other shards go on meanwhile.
+        this.log.warn({ shard, err: (err as Error).message }, 'check-in journal of a gone replica not folded yet');
       }
     }
     for (const lease of this.d.view.deadLeases(now)) {

@@ -94,16 +94,27 @@ export class JournalView {
     return items.sort((a, b) => a.now.getTime() - b.now.getTime() || a.seq - b.seq);
   }
 
-  /** Batches whose shard has no live Lease (its process is gone), oldest first; `except` is ours. */
+  /**
+   * Batches whose shard has no live Lease (its process is gone); `except` is ours. All of a
+   * shard's batches or none: they are folded together, in sequence order per Reservation (a
+   * record journaled again after a failed write sits in a later batch than higher numbers).
+   */
   orphans(nowMs: number, except: string): JournalBatch[] {
-    const out: JournalBatch[] = [];
+    const byShard = new Map<string, JournalBatch[]>();
     for (const batch of this.parsed.values()) {
-      if (batch.shard === except || this.alive(batch.shard, nowMs)) continue;
-      // No Lease seen at all: perhaps not seen *yet*; a young batch gets the benefit of the doubt.
-      if (!this.leaseOf(batch.shard) && nowMs - batch.created < ORPHAN_MIN_AGE_MS) continue;
-      out.push(batch);
+      if (batch.shard === except) continue;
+      let list = byShard.get(batch.shard);
+      if (!list) byShard.set(batch.shard, (list = []));
+      list.push(batch);
     }
-    return out.sort((a, b) => (a.records[0]?.seq ?? 0) - (b.records[0]?.seq ?? 0));
+    const out: JournalBatch[] = [];
+    for (const [shard, batches] of byShard) {
+      if (this.alive(shard, nowMs)) continue;
+      // No Lease seen at all: perhaps not seen *yet*; a young batch gets the benefit of the doubt.
+      if (!this.leaseOf(shard) && batches.some((b) => !(nowMs - b.created >= ORPHAN_MIN_AGE_MS))) continue;
+      out.push(...batches);
+    }
+    return out;
   }
 
   /** Shard Leases with no batch left whose process is gone (for the sweep to delete). */

@@ -3,7 +3,7 @@
 // on two cores; one journal write carries every check-in that arrived during the previous one,
 // for any number of Reservations).
 //
-// - One *shard* per process: ConfigMaps `gotel-checkins-<shard>-<firstSeq>` in GoTel's own
+// - One *shard* per process: ConfigMaps `gotel-checkins-<shard>-<n>` (n counts batches) in GoTel's own
 //   namespace, each holding one batch of check-ins as JSON, created once and deleted once all of
 //   its check-ins are folded into status (never rewritten: etcd keeps every revision until
 //   compaction, and a growing object rewritten 50 times a second would fill it).
@@ -32,8 +32,8 @@ export interface JournalRecord {
   input: CheckinInput;
 }
 
-export function batchName(shard: string, firstSeq: number): string {
-  return `gotel-checkins-${shard}-${firstSeq}`;
+export function batchName(shard: string, n: number): string {
+  return `gotel-checkins-${shard}-${n}`;
 }
 
 export function leaseName(shard: string): string {
@@ -96,6 +96,7 @@ export class ShardJournal {
   private renewTimer?: NodeJS.Timeout;
   private readonly batches = new Map<string, Batch>();
   private leaseReady?: Promise<void>;
+  private batchCount = 0;
   /** When the shard Lease was last written (epoch ms; 0 before the first time). */
   private renewedAt = 0;
   private stopped = false;
@@ -109,12 +110,19 @@ export class ShardJournal {
 
   /** Creates the shard's Lease (before any batch, so no live shard ever looks dead) and renews it. */
   start(): Promise<void> {
-    this.leaseReady ??= this.renewLease().then(() => {
-      this.renewTimer = setInterval(() => {
-        this.renewLease().catch((err: unknown) => this.o.logger.warn({ err: (err as Error).message, shard: this.shard }, 'check-in journal lease not renewed'));
-      }, (this.o.leaseDurationSeconds * 1000) / 3);
-      this.renewTimer.unref();
-    });
+    this.leaseReady ??= this.renewLease().then(
+      () => {
+        this.renewTimer = setInterval(() => {
+          this.renewLease().catch((err: unknown) => this.o.logger.warn({ err: (err as Error).message, shard: this.shard }, 'check-in journal lease not renewed'));
+        }, (this.o.leaseDurationSeconds * 1000) / 3);
+        this.renewTimer.unref();
+      },
+      (err: unknown) => {
+        // Not for good: the next write (or start) tries again.
+        this.leaseReady = undefined;
+        throw err;
+      },
+    );
     return this.leaseReady;
   }
 
@@ -180,7 +188,9 @@ export class ShardJournal {
     while (n < this.waiting.length && (n === 0 || bytes + this.waiting[n]!.bytes <= this.o.maxBatchBytes)) bytes += this.waiting[n++]!.bytes;
     const batch = this.waiting.splice(0, n);
     const records = batch.map((w) => w.record);
-    const name = batchName(this.shard, records[0]!.seq);
+    // Never reused, even for a record journaled again after a failed write: a name taken means
+    // someone else's batch, never ours.
+    const name = batchName(this.shard, ++this.batchCount);
     try {
       await (this.leaseReady ?? this.start());
       await this.rest.request({
@@ -197,11 +207,7 @@ export class ShardJournal {
       this.o.onWrite?.('create', records.length);
       for (const w of batch) w.resolve(name);
     } catch (err) {
-      // 409: a batch of that name exists, which only a lost answer to our own create explains.
-      if (err instanceof KubeApiError && err.code === 409) {
-        this.batches.set(name, { remaining: records.length, created: true });
-        for (const w of batch) w.resolve(name);
-      } else for (const w of batch) w.reject(err);
+      for (const w of batch) w.reject(err);
     } finally {
       this.inFlight--;
       this.kick();

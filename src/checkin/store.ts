@@ -16,7 +16,7 @@
 // - Each check-in has a sequence number in this process's journal shard, and status keeps the
 //   highest one folded (src/checkin/fold.ts): a write retried after a lost answer, or a journal
 //   replayed by the leader after a crash, counts nothing twice.
-import type { Checkin, Reservation, State } from '../api/reservation.ts';
+import type { Checkin, Reservation, ReservationStatus, State } from '../api/reservation.ts';
 import { normalizeCheckin, type CheckinInput } from '../core/index.ts';
 import { KubeApiError } from '../k8s/rest.ts';
 import type { StatusWriter } from '../k8s/status-writer.ts';
@@ -64,6 +64,10 @@ export interface CheckinStoreOptions {
   resolveSpec?: ResolveSpec;
   /** A status write failed for the last time: how long until the next try grows to this (default 5 s). */
   maxRetryMs?: number;
+  /** Check-ins other replicas acknowledged for a Reservation and have not folded (their journals). */
+  foreignUnfolded?: (key: string, status: ReservationStatus | undefined) => FoldItem[];
+  /** How long this replica's check-ins wait for another's older ones to be folded (default 60 s). */
+  foreignWaitMs?: number;
 }
 
 interface Item {
@@ -93,12 +97,16 @@ interface KeyState {
   /** Waiting in line for a status-write token. */
   queued: boolean;
   failures: number;
+  lastError?: Error;
   retryTimer?: NodeJS.Timeout;
   /** The latest copy known (stored, or the caller's), to project a journaled check-in's verdict. */
   base?: Reservation;
   /** `base` with the check-ins in line up to `through` applied; grown by each journal batch, dropped when `base` moves. */
   projection?: { through: number; reservation: Reservation; outcomes: Map<number, FoldOutcome> };
 }
+
+/** After this many failed status writes in a row for a Reservation, its new check-ins get the error at once. */
+const MAX_FAILURES_BEFORE_REFUSING = 5;
 
 export class CheckinStore {
   private readonly o: CheckinStoreOptions;
@@ -141,6 +149,8 @@ export class CheckinStore {
     // The freshest copy at hand: the writer's last stored one outlives this key's entry here.
     for (const copy of [this.o.writer.latestCopy(namespace, name), known]) if (copy && (!k.base || newer(copy, k.base))) this.rebase(k, copy);
     const state = k;
+    // Status writes for it keep failing: take no more into memory and the journal than its client can retry.
+    if (k.failures >= MAX_FAILURES_BEFORE_REFUSING && k.lastError) return Promise.reject(k.lastError);
     return new Promise<StoredCheckin>((resolve, reject) => {
       const item: Item = { seq: this.o.journal ? ++this.seq : 0, input, now, resolve, reject, settled: false, inflight: false, maybeStored: false, statusFailed: false, journal: 'no', folded: false };
       state.pending.push(item);
@@ -219,9 +229,41 @@ export class CheckinStore {
     return items.map((i) => ({ shard, seq: i.seq, now: i.now, input: i.input }));
   }
 
+  /**
+   * The arrival time from which this replica's check-ins for `k` must wait: the oldest check-in
+   * another replica acknowledged for it and has not folded yet. Folding ours past it would judge
+   * the runs between without it (a run "missed" that checked in elsewhere). The replica holding
+   * the oldest check-in can always fold, so replicas take turns, never wait on each other.
+   */
+  private foldLimit(key: string, k: KeyState): number {
+    const own = this.o.journal?.shard;
+    const nowMs = Date.now();
+    let limit = Infinity;
+    for (const item of this.o.foreignUnfolded?.(key, k.base?.status) ?? []) {
+      const t = item.now.getTime();
+      if (item.shard !== own && nowMs - t < (this.o.foreignWaitMs ?? 60_000)) limit = Math.min(limit, t);
+    }
+    return limit;
+  }
+
   private async write(key: string, k: KeyState): Promise<void> {
+    const limit = this.foldLimit(key, k);
+    const hold = Number.isFinite(limit) ? k.pending.filter((item) => item.now.getTime() > limit) : [];
+    if (hold.length > 0) {
+      // Held back until the other replica's older check-in is folded: durable meanwhile.
+      for (const item of hold) if (item.journal === 'no') this.toJournal(k, item);
+      if (hold.length === k.pending.length) {
+        k.retryTimer = setTimeout(() => {
+          k.retryTimer = undefined;
+          this.pump(key, k);
+        }, 1_000);
+        k.retryTimer.unref();
+        return;
+      }
+    }
     k.writing = true;
-    const batch = k.pending.splice(0);
+    const batch = k.pending.filter((item) => !hold.includes(item));
+    k.pending = hold;
     k.inflight = batch;
     for (const item of batch) {
       item.inflight = true;
@@ -236,6 +278,7 @@ export class CheckinStore {
       });
       this.rebase(k, stored);
       k.failures = 0;
+      k.lastError = undefined;
       batch.forEach((item, i) => this.folded(k, item, stored, outcomes[i]!));
     } catch (err) {
       this.writeFailed(k, batch, err);
@@ -277,6 +320,7 @@ export class CheckinStore {
     if (keep.length === 0) return;
     k.pending.unshift(...keep);
     k.failures++;
+    k.lastError = err instanceof Error ? err : new Error(String(err));
     const delay = Math.min(this.o.maxRetryMs ?? 5_000, 100 * 2 ** Math.min(k.failures, 10));
     k.retryTimer = setTimeout(() => {
       k.retryTimer = undefined;
@@ -294,8 +338,17 @@ export class CheckinStore {
       (batch) => {
         item.journal = 'done';
         item.batch = batch;
-        if (item.folded) journal.settle(batch);
-        else if (!item.settled) this.settle(item, this.projected(k, item));
+        // Folded already, or answered with an error (its client will retry): nothing keeps the batch.
+        if (item.folded || item.settled) journal.settle(batch);
+        if (item.folded || item.settled) return;
+        let answer: StoredCheckin;
+        try {
+          answer = this.projected(k, item);
+        } catch {
+          // Only the answer's verdict is lost: the check-in is stored.
+          answer = { reservation: placeholder(k), duplicate: false, checkin: normalizeCheckin(item.input, item.now), storedIn: 'journal' };
+        }
+        this.settle(item, answer);
       },
       (err: unknown) => {
         item.journal = 'no';

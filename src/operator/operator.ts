@@ -16,7 +16,7 @@ import { WorkQueue } from '../k8s/work-queue.ts';
 import type { Metrics } from '../metrics.ts';
 import type { OperatorConfig } from './config.ts';
 import { resolveJobRefSchedule, type CronJob, type CronJobLookup } from './job-ref.ts';
-import { Reconciler, type OutboxSender } from './reconciler.ts';
+import { FOLD_WAIT_MS, Reconciler, type OutboxSender } from './reconciler.ts';
 import { createApp, listen } from './server.ts';
 import { Wakeups } from './wakeups.ts';
 
@@ -177,6 +177,9 @@ export class Operator {
       leaderSince: () => this.leaderSince,
       cronJobs: cronJobLookup,
       unfolded: (key, status) => journalView.unfolded(key, status),
+      // A dead replica's journal is swept once its shard Lease (as long as the leader's) has been
+      // stale for twice its duration, within a sweep interval (5 s): wait for that, and then some.
+      foldWaitMs: Math.max(FOLD_WAIT_MS, 2 * config.leaseDurationMs + 5_000 + 30_000),
       outbox: {
         sync: (r) => this.outbox?.sync(r),
         forget: (namespace, name) => this.outbox?.forget?.(namespace, name),

@@ -26,7 +26,14 @@ function checkinsOf(parts: SharedParts): { journal: ShardJournal; store: Checkin
       logger,
       onWrite: (op) => metrics.journalBatches.inc({ op }),
     });
-    const store = new CheckinStore({ writer, journal, statusWritesPerSecond: config.checkinStatusWritesPerSecond, resolveSpec });
+    const store = new CheckinStore({
+      writer,
+      journal,
+      statusWritesPerSecond: config.checkinStatusWritesPerSecond,
+      resolveSpec,
+      // Another replica's older, unfolded check-ins for a Reservation go first (see CheckinStore.foldLimit).
+      foreignUnfolded: (key, status) => parts.journalView.unfolded(key, status),
+    });
     c = { journal, store };
     metrics.unfoldedCheckins.read = () => store.unfolded;
     checkins.set(parts, c);

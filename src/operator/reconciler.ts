@@ -37,14 +37,18 @@ export interface ReconcilerDeps {
   outbox?: OutboxSender;
   /** Check-ins acknowledged (in a replica's journal) but not yet folded into this status. */
   unfolded?: (key: string, status: ReservationStatus | undefined) => FoldItem[];
+  /** How long a verdict may wait for unfolded check-ins (default FOLD_WAIT_MS). */
+  foldWaitMs?: number;
 }
 
 /**
- * How long the judge waits for a replica to fold acknowledged check-ins that would change its
- * verdict. A replica folds within seconds; past this, something is wrong with it, and judging
- * without them (they still count once folded) beats staying silent.
+ * How long the judge waits, by default, for acknowledged check-ins that would change its verdict
+ * to be folded: a live replica folds within 20 s; a dead one's are folded by the leader's sweep
+ * once its shard Lease has been stale for twice its duration (the operator passes a wait derived
+ * from --lease-duration). Past it something is wrong, and judging without them (they still count
+ * once folded) beats staying silent.
  */
-export const FOLD_WAIT_MS = 30_000;
+export const FOLD_WAIT_MS = 60_000;
 /** How soon a verdict put off for unfolded check-ins is looked at again. */
 const DEFER_RETRY_MS = 1_000;
 
@@ -124,9 +128,9 @@ export class Reconciler {
     // A verdict that acknowledged check-ins not yet folded into status would contradict (a run
     // "missed" that checked in through another replica's journal) is put off until they are.
     const contradicted = (current: Reservation, evaluation: Evaluation): boolean => {
-      const items = this.d.unfolded?.(key, current.status).filter((i) => i.now <= now && now.getTime() - i.now.getTime() < FOLD_WAIT_MS) ?? [];
+      const items = this.d.unfolded?.(key, current.status).filter((i) => i.now <= now && now.getTime() - i.now.getTime() < (this.d.foldWaitMs ?? FOLD_WAIT_MS)) ?? [];
       if (items.length === 0) return false;
-      const folded = foldCheckins(current, items).status;
+      const folded = foldCheckins(current, items, (r) => resolveJobRefSchedule(r, this.d.cronJobs)).status;
       return folded !== null && verdictKey(judge({ ...current, status: folded })) !== verdictKey(evaluation);
     };
 
