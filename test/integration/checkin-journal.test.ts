@@ -251,6 +251,44 @@ describe('the check-in journal', () => {
     expect((await getReservation(rest, ns, 'r')).status?.checkins).toBe(2);
   });
 
+  it('holds back a replica\'s check-ins while another replica\'s older one for the same Reservation waits unfolded', async () => {
+    const ns = await freshNamespace('turns');
+    const rest = new KubeRest(kc);
+    const view = new JournalView(rest, { namespace: ns });
+    for (const inf of view.informers) inf.start();
+    const journalA = new ShardJournal(rest, { namespace: ns, shard: `a${randomBytes(3).toString('hex')}`, identity: 'replica-a' });
+    const journalB = new ShardJournal(rest, { namespace: ns, shard: `b${randomBytes(3).toString('hex')}`, identity: 'replica-b' });
+    cleanups.push(async () => {
+      await journalA.stop(true);
+      await journalB.stop(true);
+      await Promise.all(view.informers.map((inf) => inf.stop()));
+      rest.close();
+    });
+    await Promise.all(view.informers.map((inf) => inf.waitForSync()));
+    const writer = new StatusWriter(rest);
+    // Replica B: one status write, then (almost) none: its next check-in stays in its journal.
+    const storeB = new CheckinStore({ writer, journal: journalB, statusWritesPerSecond: 0.001, statusWriteBurst: 1 });
+    const storeA = new CheckinStore({ writer, journal: journalA, foreignUnfolded: (key, status) => view.unfolded(key, status) });
+    await createReservation(rest, ns, 'turns', { every: '1h' });
+    expect((await storeB.submit(ns, 'turns', { signal: 'success', runId: 'warm' }, new Date())).storedIn).toBe('status');
+    expect((await storeB.submit(ns, 'turns', { signal: 'success', runId: 'b1' }, new Date())).storedIn).toBe('journal');
+    await eventually(async () => view.unfolded(`${ns}/turns`, (await getReservation(rest, ns, 'turns')).status).length === 1, 10_000, 'replica A to see B\'s journaled check-in');
+
+    // A's later check-in is acknowledged (from A's journal) but not folded before B's.
+    const a1 = await storeA.submit(ns, 'turns', { signal: 'success', runId: 'a1' }, new Date());
+    expect(a1.storedIn).toBe('journal');
+    expect((await getReservation(rest, ns, 'turns')).status?.checkins).toBe(1);
+
+    await storeB.flush(5_000);
+    const folded = await eventually(async () => {
+      const r = await getReservation(rest, ns, 'turns');
+      return r.status?.checkins === 3 ? r : undefined;
+    }, 15_000, 'both replicas\' check-ins folded');
+    expect(folded.status?.recent?.map((c) => c.runId)).toEqual(['warm', 'b1', 'a1']);
+    await storeA.flush(5_000);
+    expect(storeA.unfolded).toBe(0);
+  });
+
   it('folds the journal of a replica that died once its Lease expired, once, and deletes its batches and Lease', async () => {
     const crashed = id('crashed');
     const { server, journal } = await journaledServer(ns, crashed, { statusWritesPerSecond: 0.001, statusWriteBurst: 1, maxFoldLagMs: 3_600_000 });
