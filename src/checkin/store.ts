@@ -19,7 +19,7 @@
 import type { Checkin, Reservation, ReservationStatus, State } from '../api/reservation.ts';
 import { normalizeCheckin, type CheckinInput } from '../core/index.ts';
 import { KubeApiError } from '../k8s/rest.ts';
-import type { StatusWriter } from '../k8s/status-writer.ts';
+import { newer, type StatusWriter } from '../k8s/status-writer.ts';
 import { foldCheckins, type FoldItem, type FoldOutcome, type ResolveSpec } from './fold.ts';
 import type { ShardJournal } from './journal.ts';
 
@@ -147,7 +147,7 @@ export class CheckinStore {
       this.keys.set(key, k);
     }
     // The freshest copy at hand: the writer's last stored one outlives this key's entry here.
-    for (const copy of [this.o.writer.latestCopy(namespace, name), known]) if (copy && (!k.base || newer(copy, k.base))) this.rebase(k, copy);
+    for (const copy of [this.o.writer.latestCopy(namespace, name), known]) if (copy && newer(copy, k.base)) this.rebase(k, copy);
     const state = k;
     // Status writes for it keep failing: take no more into memory and the journal than its client can retry.
     if (k.failures >= MAX_FAILURES_BEFORE_REFUSING && k.lastError) return Promise.reject(k.lastError);
@@ -406,12 +406,6 @@ export class CheckinStore {
 
 function placeholder(k: KeyState): Reservation {
   return { apiVersion: 'gotel.io/v1alpha1', kind: 'Reservation', metadata: { name: k.name, namespace: k.namespace }, spec: {} };
-}
-
-function newer(a: Reservation, b: Reservation): boolean {
-  const ra = Number(a.metadata.resourceVersion);
-  const rb = Number(b.metadata.resourceVersion);
-  return Number.isFinite(ra) && Number.isFinite(rb) ? ra > rb : a.metadata.resourceVersion !== b.metadata.resourceVersion;
 }
 
 const statusOnlyStores = new WeakMap<StatusWriter, CheckinStore>();

@@ -155,7 +155,8 @@ export class StatusWriter {
   }
 }
 
-function newer(a: Reservation, b: Reservation | undefined): boolean {
+/** Whether `a` is a later version of the object than `b` (by resourceVersion). */
+export function newer(a: Reservation, b: Reservation | undefined): boolean {
   if (!b) return true;
   const ra = Number(a.metadata.resourceVersion);
   const rb = Number(b.metadata.resourceVersion);
