@@ -93,13 +93,7 @@ export class JournalSweeper {
   private async sweepOnce(): Promise<void> {
     if (!this.d.isLeader()) return;
     const now = (this.d.now ?? Date.now)();
-    const byShard = new Map<string, JournalBatch[]>();
-    for (const batch of this.d.view.orphans(now, this.d.shard)) {
-      let list = byShard.get(batch.shard);
-      if (!list) byShard.set(batch.shard, (list = []));
-      list.push(batch);
-    }
-    for (const [shard, batches] of byShard) {
+    for (const [shard, batches] of this.d.view.orphans(now, this.d.shard)) {
       if (!this.d.isLeader()) return;
       try {
         const folded = await foldBatch(this.d.writer, batches, this.d.resolveSpec);

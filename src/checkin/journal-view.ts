@@ -95,11 +95,11 @@ export class JournalView {
   }
 
   /**
-   * Batches whose shard has no live Lease (its process is gone); `except` is ours. All of a
-   * shard's batches or none: they are folded together, in sequence order per Reservation (a
+   * The batches of each shard that has no live Lease (its process is gone); `except` is ours. All
+   * of a shard's batches or none: they are folded together, in sequence order per Reservation (a
    * record journaled again after a failed write sits in a later batch than higher numbers).
    */
-  orphans(nowMs: number, except: string): JournalBatch[] {
+  orphans(nowMs: number, except: string): Map<string, JournalBatch[]> {
     const byShard = new Map<string, JournalBatch[]>();
     for (const batch of this.parsed.values()) {
       if (batch.shard === except) continue;
@@ -107,14 +107,12 @@ export class JournalView {
       if (!list) byShard.set(batch.shard, (list = []));
       list.push(batch);
     }
-    const out: JournalBatch[] = [];
     for (const [shard, batches] of byShard) {
-      if (this.alive(shard, nowMs)) continue;
       // No Lease seen at all: perhaps not seen *yet*; a young batch gets the benefit of the doubt.
-      if (!this.leaseOf(shard) && batches.some((b) => !(nowMs - b.created >= ORPHAN_MIN_AGE_MS))) continue;
-      out.push(...batches);
+      const tooYoung = !this.leaseOf(shard) && batches.some((b) => !(nowMs - b.created >= ORPHAN_MIN_AGE_MS));
+      if (this.alive(shard, nowMs) || tooYoung) byShard.delete(shard);
     }
-    return out;
+    return byShard;
   }
 
   /** Shard Leases with no batch left whose process is gone (for the sweep to delete). */

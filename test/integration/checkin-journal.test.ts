@@ -328,13 +328,13 @@ describe('the check-in journal', () => {
     await eventually(() => Promise.resolve(view.unfolded(`${ns}/crash-b`, undefined).length === 4), 10_000, 'the view to see the batches');
 
     // While its Lease is fresh the shard is alive: nothing is swept.
-    expect(view.orphans(Date.now(), leader)).toEqual([]);
+    expect([...view.orphans(Date.now(), leader).values()].flat()).toEqual([]);
     await sweeper.sweep();
     expect((await getReservation(admin, ns, 'crash-b')).status?.checkins ?? 0).toBe(0);
     expect(await batches(ns, crashed)).toHaveLength(left.length);
 
     await expireLease(ns, crashed);
-    await eventually(() => Promise.resolve(view.orphans(Date.now(), leader).length === left.length), 10_000, 'the shard to look dead');
+    await eventually(() => Promise.resolve([...view.orphans(Date.now(), leader).values()].flat().length === left.length), 10_000, 'the shard to look dead');
     await sweeper.sweep();
     const a = await getReservation(admin, ns, 'crash-a');
     const b = await getReservation(admin, ns, 'crash-b');
@@ -355,7 +355,7 @@ describe('the check-in journal', () => {
     // swept once it is 15 s old (ORPHAN_MIN_AGE_MS), so the replayed shard gets its expired Lease back.
     if (!(await shardLease(ns, crashed))) await createLease(ns, crashed, Date.now() - 3_600_000, 30);
     for (const cm of left) await createBatch(ns, crashed, JSON.parse(cm.data![JOURNAL_DATA_KEY]!) as JournalRecord[]);
-    await eventually(() => Promise.resolve(view.orphans(Date.now(), leader).length === left.length), 10_000, 'the view to see the replayed batches');
+    await eventually(() => Promise.resolve([...view.orphans(Date.now(), leader).values()].flat().length === left.length), 10_000, 'the view to see the replayed batches');
     await sweeper.sweep();
     expect((await getReservation(admin, ns, 'crash-a')).status?.checkins).toBe(4);
     expect((await getReservation(admin, ns, 'crash-b')).status?.checkins).toBe(4);
