@@ -194,7 +194,7 @@ export interface ReservationStatus {
   /** The latest judged run (what `state` is derived from). */
   lastResult?: RunResult;
   judging?: JudgingStatus;
-  /** How far each replica's check-in journal is folded into this status (src/checkin/fold.ts). */
+  /** How far each replica's check-in journal is folded into this status (src/core/fold.ts). */
   journal?: JournalMark[];
 }
 

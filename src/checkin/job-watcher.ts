@@ -12,20 +12,23 @@
 // existed, or before the oldest check-in still in a full status.recent, is skipped as already
 // counted (or too old to matter), and so is its start.
 //
-// Where it runs: correct on every replica (two replicas storing the same check-in race on
-// resourceVersion and the loser finds a duplicate), but wasteful; the operator gives it
-// `isLeader` so only the leader writes. A Job seen while not leading is handled at the next
-// resync after leadership arrives (every `resyncMs`, default 30 s).
+// Where it runs: the operator's one work queue handles Job keys beside Reservation keys (a Job
+// event enqueues the Job; a failed store is retried with the queue's backoff), and only the leader
+// stores; a new leader enqueues every known Job. The Reservations a Job concerns come from an
+// index (JobRefIndex), never from a scan of every Reservation.
 import type { Logger } from 'pino';
 import type { Checkin, Reservation } from '../api/reservation.ts';
 import { GROUP, LIMITS, PLURAL, VERSION } from '../api/reservation.ts';
-import type { CheckinInput } from '../core/index.ts';
+import { type CheckinInput, type CronJobOf } from '../core/index.ts';
+import { ms } from '../core/time.ts';
 import { Informer } from '../k8s/informer.ts';
+import { WorkQueue } from '../k8s/work-queue.ts';
 import type { KubeRest } from '../k8s/rest.ts';
 import type { StatusWriter } from '../k8s/status-writer.ts';
 import { silentLogger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
-import { storeCheckin, type ResolveSpec } from './store.ts';
+import type { Clock } from '../util/clock.ts';
+import { storeCheckin } from './store.ts';
 
 export interface BatchJob {
   metadata: {
@@ -48,18 +51,21 @@ export interface JobWatcherDeps {
   writer: StatusWriter;
   /** Namespaces to watch; empty or absent = all. */
   namespaces?: string[];
-  /** The operator's Reservation cache (all namespaces it watches); else the watcher runs its own informers. */
-  reservations?: { list(): Reservation[] };
+  /** The Reservations whose jobRef covers a Job (the operator's index); else the watcher keeps its own. */
+  reservationsFor?: (job: BatchJob) => Reservation[];
+  /** The operator's work queue, which hands Job keys back through `process`; else the watcher runs its own. */
+  enqueue?: (key: string) => void;
   /** When given, only store while this is true (the leader). */
   isLeader?: () => boolean;
   logger?: Logger;
   metrics?: Metrics;
-  clock?: () => Date;
-  /** The Reservation as the judge sees it (jobRef → the CronJob's schedule); see storeCheckin. */
-  resolveSpec?: ResolveSpec;
-  /** How often every known Job is looked at again (catches up after gaining leadership, retries failures). */
-  resyncMs?: number;
+  clock?: Clock;
+  /** The CronJob a Reservation follows, for the judge; see storeCheckin. */
+  cronJobOf?: CronJobOf;
 }
+
+/** Job keys on the operator's work queue carry this prefix (Reservation keys are namespace/name). */
+export const JOB_KEY_PREFIX = 'job:';
 
 interface Derived {
   input: CheckinInput;
@@ -67,11 +73,6 @@ interface Derived {
   at?: number;
 }
 
-const ms = (s: string | undefined): number | undefined => {
-  if (!s) return undefined;
-  const t = Date.parse(s);
-  return Number.isFinite(t) ? t : undefined;
-};
 
 /** The check-ins a Job's status implies, in order. */
 export function checkinsForJob(job: BatchJob): Derived[] {
@@ -141,21 +142,21 @@ export class JobWatcher {
   private readonly deps: JobWatcherDeps;
   private readonly log: Logger;
   private readonly jobs: Informer<BatchJob>[];
+  /** Without the operator's index: the watcher's own Reservations. */
   private readonly ownReservations: Informer<Reservation>[] = [];
-  private readonly pending = new Set<string>();
+  /** Without the operator's queue: the watcher's own. */
+  private readonly queue?: WorkQueue;
   /** `${reservation}|${uid}|${signal}` already stored by this process. */
   private readonly stored = new Set<string>();
-  private draining = false;
-  private resyncTimer?: NodeJS.Timeout;
   private running = false;
-  private idle: Promise<void> = Promise.resolve();
 
   constructor(deps: JobWatcherDeps) {
     this.deps = deps;
     this.log = (deps.logger ?? silentLogger).child({ component: 'job-watcher' });
     const scopes = deps.namespaces?.length ? deps.namespaces.map((ns) => `/namespaces/${encodeURIComponent(ns)}`) : [''];
+    if (!deps.enqueue) this.queue = new WorkQueue(async (key) => this.process(key), { logger: this.log, baseBackoffMs: 1_000, maxBackoffMs: 60_000 });
     this.jobs = scopes.map((scope) => new Informer<BatchJob>(deps.rest, { path: `/apis/batch/v1${scope}/jobs`, onChange: (key) => this.enqueue(key), logger: this.log }));
-    if (!deps.reservations) {
+    if (!deps.reservationsFor) {
       // A new or changed Reservation may cover Jobs seen before: look at them again.
       this.ownReservations = scopes.map(
         (scope) => new Informer<Reservation>(deps.rest, { path: `/apis/${GROUP}/${VERSION}${scope}/${PLURAL}`, onChange: () => this.resync(), logger: this.log }),
@@ -163,20 +164,21 @@ export class JobWatcher {
     }
   }
 
+  /** The Job informers, for the operator's readiness. */
+  get informers(): Informer<BatchJob>[] {
+    return this.jobs;
+  }
+
   start(): void {
     if (this.running) return;
     this.running = true;
     for (const inf of [...this.ownReservations, ...this.jobs]) inf.start();
-    const every = this.deps.resyncMs ?? 30_000;
-    this.resyncTimer = setInterval(() => this.resync(), every);
-    this.resyncTimer.unref();
   }
 
   async stop(): Promise<void> {
     this.running = false;
-    clearInterval(this.resyncTimer);
     await Promise.all([...this.ownReservations, ...this.jobs].map((inf) => inf.stop()));
-    await this.idle;
+    await this.queue?.drain();
   }
 
   /** Resolves once Jobs (and its own Reservations, if any) are listed. */
@@ -184,19 +186,24 @@ export class JobWatcher {
     await Promise.all([...this.ownReservations, ...this.jobs].map((inf) => inf.waitForSync(timeoutMs)));
   }
 
-  /** Resolves when every Job enqueued so far has been handled. */
+  /** Resolves when every Job enqueued so far on its own queue has been handled. */
   async whenIdle(): Promise<void> {
-    while (this.draining) await this.idle;
+    await this.queue?.idle();
   }
 
-  /** Looks at every known Job again. */
+  /** Looks at every known Job again (a new leader, a Reservation that changed). */
   resync(): void {
     for (const inf of this.jobs) for (const key of inf.keys()) this.enqueue(key);
   }
 
-  private reservations(): Reservation[] {
-    if (this.deps.reservations) return this.deps.reservations.list();
-    return this.ownReservations.flatMap((inf) => inf.list());
+  /** The work-queue key of a Job, told apart from Reservation keys on the operator's queue. */
+  static keyOf(jobKey: string): string {
+    return `${JOB_KEY_PREFIX}${jobKey}`;
+  }
+
+  private reservationsFor(job: BatchJob): Reservation[] {
+    if (this.deps.reservationsFor) return this.deps.reservationsFor(job);
+    return reservationsForJob(job, this.ownReservations.flatMap((inf) => inf.list()));
   }
 
   private job(key: string): BatchJob | undefined {
@@ -209,54 +216,45 @@ export class JobWatcher {
 
   private enqueue(key: string): void {
     if (!this.running) return;
-    this.pending.add(key);
-    if (!this.draining) this.idle = this.drain();
+    if (this.deps.enqueue) this.deps.enqueue(JobWatcher.keyOf(key));
+    else this.queue?.add(JobWatcher.keyOf(key));
   }
 
-  private async drain(): Promise<void> {
-    this.draining = true;
-    try {
-      while (this.running && this.pending.size > 0) {
-        const batch = [...this.pending];
-        this.pending.clear();
-        await Promise.all(batch.map((key) => this.process(key)));
-      }
-    } finally {
-      this.draining = false;
-    }
-  }
-
-  private async process(key: string): Promise<void> {
+  /**
+   * Stores the check-ins a Job's status implies for each Reservation that follows it. Throws when
+   * one could not be stored: the queue retries the Job with backoff (start before end is kept by
+   * stopping at the first failure).
+   */
+  async process(queueKey: string): Promise<void> {
+    const key = queueKey.startsWith(JOB_KEY_PREFIX) ? queueKey.slice(JOB_KEY_PREFIX.length) : queueKey;
     const job = this.job(key);
     if (!job?.metadata.uid) return;
     if (this.deps.isLeader && !this.deps.isLeader()) return;
     const derived = checkinsForJob(job);
     if (derived.length === 0) return;
-    for (const res of reservationsForJob(job, this.reservations())) {
-      const rkey = `${res.metadata.namespace}/${res.metadata.name}`;
-      for (const d of derived) {
-        const mark = `${rkey}|${d.input.runId}|${d.input.signal}`;
-        if (this.stored.has(mark)) continue;
-        // A start after the run's end is meaningless (and would be counted): skip it once ended.
-        if (d.input.signal === 'start' && derived.length > 1 && alreadyCounted(res, derived[1]!)) {
-          this.stored.add(mark);
-          continue;
-        }
-        if (alreadyCounted(res, d)) {
-          this.stored.add(mark);
-          continue;
-        }
-        try {
-          const result = await storeCheckin(this.deps.writer, res.metadata.namespace ?? 'default', res.metadata.name, d.input, (this.deps.clock ?? (() => new Date()))(), this.deps.resolveSpec);
-          this.stored.add(mark);
-          if (this.stored.size > 50_000) this.stored.clear(); // bounded; status dedupe still holds
-          if (!result.duplicate) this.deps.metrics?.checkins.inc({ signal: d.input.signal });
-          this.log.info({ reservation: rkey, job: key, signal: d.input.signal, duplicate: result.duplicate }, 'job check-in stored');
-        } catch (err) {
-          // Retried at the next resync; the order (start before end) is kept by stopping here.
-          this.log.warn({ reservation: rkey, job: key, signal: d.input.signal, err: (err as Error).message }, 'job check-in not stored');
-          break;
-        }
+    for (const res of this.reservationsFor(job)) await this.storeFor(res, key, derived);
+  }
+
+  private async storeFor(res: Reservation, jobKey: string, derived: Derived[]): Promise<void> {
+    const rkey = `${res.metadata.namespace}/${res.metadata.name}`;
+    for (const d of derived) {
+      const mark = `${rkey}|${d.input.runId}|${d.input.signal}`;
+      if (this.stored.has(mark)) continue;
+      // A start after the run's end is meaningless (and would be counted): skip it once ended.
+      const ended = d.input.signal === 'start' && derived.length > 1 && alreadyCounted(res, derived[1]!);
+      if (ended || alreadyCounted(res, d)) {
+        this.stored.add(mark);
+        continue;
+      }
+      try {
+        const result = await storeCheckin(this.deps.writer, res.metadata.namespace ?? 'default', res.metadata.name, d.input, (this.deps.clock ?? (() => new Date()))(), this.deps.cronJobOf);
+        this.stored.add(mark);
+        if (this.stored.size > 50_000) this.stored.clear(); // bounded; status dedupe still holds
+        if (!result.duplicate) this.deps.metrics?.checkins.inc({ signal: d.input.signal });
+        this.log.info({ reservation: rkey, job: jobKey, signal: d.input.signal, duplicate: result.duplicate }, 'job check-in stored');
+      } catch (err) {
+        this.log.warn({ reservation: rkey, job: jobKey, signal: d.input.signal, err: (err as Error).message }, 'job check-in not stored; retried with backoff');
+        throw err;
       }
     }
   }

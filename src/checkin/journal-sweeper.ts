@@ -7,7 +7,7 @@ import type { Logger } from '../log.ts';
 import { silentLogger } from '../log.ts';
 import { KubeApiError, type KubeRest } from '../k8s/rest.ts';
 import type { StatusWriter } from '../k8s/status-writer.ts';
-import { foldCheckins, type FoldItem, type ResolveSpec } from './fold.ts';
+import { judge, lastArrival, type CronJobOf, type FoldItem } from '../core/index.ts';
 import { configMapPath, leasePath } from './journal.ts';
 import type { JournalBatch, JournalView } from './journal-view.ts';
 
@@ -19,7 +19,7 @@ export interface JournalSweeperDeps {
   /** This process's shard: never swept by itself. */
   shard: string;
   isLeader: () => boolean;
-  resolveSpec?: ResolveSpec;
+  cronJobOf?: CronJobOf;
   logger?: Logger;
   /** How often the leader looks for dead shards (default 5 s). */
   intervalMs?: number;
@@ -30,7 +30,7 @@ export interface JournalSweeperDeps {
  * Folds batches' check-ins into their Reservations, per Reservation in sequence order (a shard's
  * batches together: see JournalView.orphans); a Reservation that is gone takes none.
  */
-export async function foldBatch(writer: StatusWriter, batch: JournalBatch | JournalBatch[], resolveSpec?: ResolveSpec): Promise<number> {
+export async function foldBatch(writer: StatusWriter, batch: JournalBatch | JournalBatch[], cronJobOf?: CronJobOf): Promise<number> {
   const byKey = new Map<string, FoldItem[]>();
   for (const b of Array.isArray(batch) ? batch : [batch]) {
     for (const r of b.records) {
@@ -51,7 +51,7 @@ export async function foldBatch(writer: StatusWriter, batch: JournalBatch | Jour
     let counted = 0;
     try {
       await writer.update(namespace, name, (current) => {
-        const result = foldCheckins(current, items, resolveSpec);
+        const result = judge(current, lastArrival(items), { checkins: items, cronJob: cronJobOf?.(current) });
         counted = result.outcomes.filter((o) => !o.alreadyFolded && !o.duplicate).length;
         return result.status;
       });
@@ -96,7 +96,7 @@ export class JournalSweeper {
     for (const [shard, batches] of this.d.view.orphans(now, this.d.shard)) {
       if (!this.d.isLeader()) return;
       try {
-        const folded = await foldBatch(this.d.writer, batches, this.d.resolveSpec);
+        const folded = await foldBatch(this.d.writer, batches, this.d.cronJobOf);
         for (const batch of batches) {
           await this.d.rest.request({ method: 'DELETE', path: configMapPath(this.d.namespace, batch.name) }).catch((err: unknown) => {
             if (!(err instanceof KubeApiError && err.code === 404)) throw err;

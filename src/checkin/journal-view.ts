@@ -7,7 +7,7 @@ import { silentLogger } from '../log.ts';
 import type { ReservationStatus } from '../api/reservation.ts';
 import { Informer, type KubeObject } from '../k8s/informer.ts';
 import type { KubeRest } from '../k8s/rest.ts';
-import { markOf, type FoldItem } from './fold.ts';
+import { markOf, type FoldItem } from '../core/index.ts';
 import { JOURNAL_DATA_KEY, JOURNAL_LABEL, configMapPath, leasePath, type JournalRecord } from './journal.ts';
 
 interface JournalConfigMap extends KubeObject {

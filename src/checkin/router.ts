@@ -25,7 +25,8 @@ import { createGotelApiRouter, type GotelApiOptions } from './gotel-api.ts';
 import { ReservationLookup, type ReservationSource } from './lookup.ts';
 import { DEFAULT_RATE_LIMIT, RateLimiter, type RateLimitOptions } from './rate-limit.ts';
 import type { ShardJournal } from './journal.ts';
-import { CheckinStore, verdictOf, type ResolveSpec } from './store.ts';
+import { CheckinStore, verdictOf } from './store.ts';
+import type { CronJobOf } from '../core/index.ts';
 
 export interface CheckinRouterDeps {
   /** Keep-alive REST client (reads, TokenReview, SubjectAccessReview, Secrets). */
@@ -50,7 +51,7 @@ export interface CheckinRouterDeps {
   /** GoTel's own API (`/reservation`, `/checkin`, `/snooze`, `/checkout`); off unless enabled. */
   gotelApi?: GotelApiOptions;
   /** The Reservation as the judge sees it (the operator's jobRef → CronJob schedule resolution). */
-  resolveSpec?: ResolveSpec;
+  cronJobOf?: CronJobOf;
   /** This replica's check-in journal: where a check-in goes when its status write must wait (src/checkin/store.ts). */
   journal?: ShardJournal;
   /** Status writes per second for check-ins before they go through the journal (default 5). */
@@ -143,7 +144,7 @@ export function createCheckinContext(deps: CheckinRouterDeps): CheckinContext {
       writer: deps.writer,
       ...(deps.journal ? { journal: deps.journal } : {}),
       ...(deps.statusWritesPerSecond !== undefined ? { statusWritesPerSecond: deps.statusWritesPerSecond } : {}),
-      ...(deps.resolveSpec ? { resolveSpec: deps.resolveSpec } : {}),
+      ...(deps.cronJobOf ? { cronJobOf: deps.cronJobOf } : {}),
     }),
     maxMessageBytes: deps.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
     maxBodyBytes: deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,

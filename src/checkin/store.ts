@@ -14,16 +14,13 @@
 //   once cost a few journal writes, not a hundred status writes.
 // - Without load nothing is journaled: a 2xx then means the check-in is in status already.
 // - Each check-in has a sequence number in this process's journal shard, and status keeps the
-//   highest one folded (src/checkin/fold.ts): a write retried after a lost answer, or a journal
+//   highest one folded (src/core/fold.ts): a write retried after a lost answer, or a journal
 //   replayed by the leader after a crash, counts nothing twice.
 import type { Checkin, Reservation, ReservationStatus, State } from '../api/reservation.ts';
-import { normalizeCheckin, type CheckinInput } from '../core/index.ts';
+import { judge, lastArrival, normalizeCheckin, type CheckinInput, type CronJobOf, type FoldItem, type FoldOutcome } from '../core/index.ts';
 import { KubeApiError } from '../k8s/rest.ts';
 import { newer, type StatusWriter } from '../k8s/status-writer.ts';
-import { foldCheckins, type FoldItem, type FoldOutcome, type ResolveSpec } from './fold.ts';
 import type { ShardJournal } from './journal.ts';
-
-export type { ResolveSpec } from './fold.ts';
 
 export interface StoredCheckin {
   /** The Reservation as stored after this check-in (or as it will be once its journal entry is folded). */
@@ -61,7 +58,8 @@ export interface CheckinStoreOptions {
   maxFoldLagMs?: number;
   /** A check-in waiting this long behind its Reservation's write in flight is journaled (default 50 ms). */
   journalAfterMs?: number;
-  resolveSpec?: ResolveSpec;
+  /** The CronJob a Reservation follows, for the judge (a jobRef without a schedule of its own). */
+  cronJobOf?: CronJobOf;
   /** A status write failed for the last time: how long until the next try grows to this (default 5 s). */
   maxRetryMs?: number;
   /** Check-ins other replicas acknowledged for a Reservation and have not folded (their journals). */
@@ -224,6 +222,11 @@ export class CheckinStore {
     }, waitMs);
   }
 
+  /** The judge with these check-ins arriving, at the last one's arrival. */
+  private judgeWith(current: Reservation, items: FoldItem[], inPlace = false): { status: ReservationStatus | null; outcomes: FoldOutcome[] } {
+    return judge(current, lastArrival(items), { checkins: items, cronJob: this.o.cronJobOf?.(current), inPlace });
+  }
+
   private foldItems(items: Item[]): FoldItem[] {
     const shard = this.o.journal?.shard ?? '';
     return items.map((i) => ({ shard, seq: i.seq, now: i.now, input: i.input }));
@@ -272,9 +275,9 @@ export class CheckinStore {
     let outcomes: FoldOutcome[] = [];
     try {
       const stored = await this.o.writer.update(k.namespace, k.name, (current) => {
-        const folded = foldCheckins(current, this.foldItems(batch), this.o.resolveSpec);
-        outcomes = folded.outcomes;
-        return folded.status;
+        const judged = this.judgeWith(current, this.foldItems(batch));
+        outcomes = judged.outcomes;
+        return judged.status;
       });
       this.rebase(k, stored);
       k.failures = 0;
@@ -375,7 +378,7 @@ export class CheckinStore {
     const p = (k.projection ??= { through: 0, reservation: { ...base, status: structuredClone(base.status ?? {}) }, outcomes: new Map<number, FoldOutcome>() });
     if (item.seq > p.through) {
       const fresh = [...k.inflight, ...k.pending].filter((it) => it.seq > p.through);
-      const folded = foldCheckins(p.reservation, this.foldItems(fresh), this.o.resolveSpec, { inPlace: true });
+      const folded = this.judgeWith(p.reservation, this.foldItems(fresh), true);
       if (folded.status) p.reservation = { ...p.reservation, status: folded.status };
       fresh.forEach((it, i) => p.outcomes.set(it.seq, folded.outcomes[i]!));
       p.through = fresh.at(-1)?.seq ?? p.through;
@@ -411,10 +414,10 @@ function placeholder(k: KeyState): Reservation {
 const statusOnlyStores = new WeakMap<StatusWriter, CheckinStore>();
 
 /** Stores one check-in in status (no journal): the Job watcher's and tests' way. */
-export function storeCheckin(writer: StatusWriter, namespace: string, name: string, input: CheckinInput, now: Date, resolveSpec?: ResolveSpec): Promise<StoredCheckin> {
+export function storeCheckin(writer: StatusWriter, namespace: string, name: string, input: CheckinInput, now: Date, cronJobOf?: CronJobOf): Promise<StoredCheckin> {
   let store = statusOnlyStores.get(writer);
   if (!store) {
-    store = new CheckinStore({ writer, ...(resolveSpec ? { resolveSpec } : {}) });
+    store = new CheckinStore({ writer, ...(cronJobOf ? { cronJobOf } : {}) });
     statusOnlyStores.set(writer, store);
   }
   return store.submit(namespace, name, input, now);

@@ -8,12 +8,11 @@ import type { Operator } from '../operator/operator.ts';
 export function registerOperator(program: Command): void {
   operatorOptions(program.command('operator').description('run the GoTel operator (flags also read from GOTEL_<FLAG> variables)')).action(
     async (opts: Record<string, unknown>) => {
-      const [{ createLogger }, { createMetrics }, { loadKubeConfig }, { Operator }, { operatorPlugins }] = await Promise.all([
+      const [{ createLogger }, { createMetrics }, { loadKubeConfig }, { Operator }] = await Promise.all([
         import('../log.ts'),
         import('../metrics.ts'),
         import('../operator/kubeconfig.ts'),
         import('../operator/operator.ts'),
-        import('../operator/plugins.ts'),
       ]);
       let operator: Operator;
       let config: ReturnType<typeof toOperatorConfig>;
@@ -26,7 +25,7 @@ export function registerOperator(program: Command): void {
       const logger = createLogger({ level: config.logLevel });
       try {
         const kc = loadKubeConfig(config.kubeconfig);
-        operator = new Operator(config, kc, createMetrics(), logger, operatorPlugins());
+        operator = new Operator(config, kc, createMetrics(), logger);
         await operator.start();
       } catch (err) {
         if (err instanceof ConfigError) {

@@ -18,7 +18,6 @@ import { createMetrics } from '../metrics.ts';
 import { toOperatorConfig } from '../operator/config.ts';
 import { clusterConfigured, loadKubeConfig } from '../operator/kubeconfig.ts';
 import { Operator } from '../operator/operator.ts';
-import { operatorPlugins } from '../operator/plugins.ts';
 
 const ROOT = new URL('../../', import.meta.url);
 const EXAMPLES_DIR = fileURLToPath(new URL('examples/', ROOT));
@@ -66,7 +65,7 @@ async function runOnCluster(): Promise<void> {
   say(`gotel: installing the Reservation CRD on ${kc.getCurrentCluster()?.server}`);
   await installCrds(kc.exportConfig(), CRDS_DIR);
   const logger = createLogger();
-  const operator = new Operator(config, kc, createMetrics(), logger, operatorPlugins());
+  const operator = new Operator(config, kc, createMetrics(), logger);
   await operator.start();
   say(`gotel: operator running; check-ins, /metrics, /healthz on ${operator.url}. Ctrl-C stops it.`);
   await untilSignal();
@@ -149,13 +148,13 @@ async function startOperatorOnFreePort(config: ReturnType<typeof toOperatorConfi
   // Quiet by default: the demo's own lines tell the story; GOTEL_LOG_LEVEL=info shows the operator's.
   const logger = createLogger({ level: process.env.GOTEL_LOG_LEVEL ?? 'error', destination: process.stderr });
   try {
-    const operator = new Operator(config, kc, createMetrics(), logger, operatorPlugins());
+    const operator = new Operator(config, kc, createMetrics(), logger);
     await operator.start();
     return operator;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
     say(`gotel: ${config.listen.host}:${config.listen.port} is taken; listening on a free port instead`);
-    const operator = new Operator({ ...config, listen: { ...config.listen, port: 0 } }, kc, createMetrics(), logger, operatorPlugins());
+    const operator = new Operator({ ...config, listen: { ...config.listen, port: 0 } }, kc, createMetrics(), logger);
     await operator.start();
     return operator;
   }

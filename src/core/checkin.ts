@@ -11,7 +11,7 @@ import type { Checkin, OutboxEntry, Reservation, ReservationStatus, RunningRun, 
 import { LIMITS, SIGNALS } from '../api/reservation.ts';
 import { formatDuration } from './duration.ts';
 import { ScheduleError } from './errors.ts';
-import { applyBad, countBad, countGood, evidence, judgeDue, slots, syncJudging, updateAlert, type Ctx } from './judge.ts';
+import { applyBad, countBad, countGood, evidence, judgeDue, slots, syncJudging, updateAlert, type Ctx } from './runs.ts';
 import { compileSpec, type Compiled } from './spec.ts';
 import { iso, ms } from './time.ts';
 

@@ -2,8 +2,6 @@
 import type { Condition } from '../api/reservation.ts';
 import { isoSeconds } from './time.ts';
 
-export const CONDITION_TYPES = ['Ready', 'Healthy', 'Alerting'] as const;
-
 export interface ConditionInput {
   type: string;
   status: Condition['status'];
@@ -31,8 +29,4 @@ export function mergeConditions(previous: Condition[] | undefined, next: Conditi
   }
   for (const p of prev) if (!next.some((n) => n.type === p.type)) out.push(p);
   return out;
-}
-
-export function findCondition(conditions: Condition[] | undefined, type: string): Condition | undefined {
-  return conditions?.find((c) => c.type === type);
 }

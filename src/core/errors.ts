@@ -3,7 +3,7 @@
 // in the Reservation (`spec.schedule`, `spec.timeZone`, `spec.maintenanceWindows[0].duration`),
 // `reason` is a CamelCase condition reason, `message` says what is wrong in one line.
 
-export type SpecErrorReason = 'InvalidSchedule' | 'UnknownTimeZone' | 'InvalidDuration' | 'InvalidSpec';
+export type SpecErrorReason = 'InvalidSchedule' | 'UnknownTimeZone' | 'InvalidDuration' | 'InvalidSpec' | 'CronJobNotFound';
 
 export class ScheduleError extends Error {
   readonly field: string;

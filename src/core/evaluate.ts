@@ -7,7 +7,7 @@ import { STATES } from '../api/reservation.ts';
 import { mergeConditions, type ConditionInput } from './conditions.ts';
 import { formatDuration } from './duration.ts';
 import { ScheduleError } from './errors.ts';
-import { applyBad, BAD, evidence, judgeDue, renotifyDue, since, slots, syncJudging, updateAlert, type Ctx } from './judge.ts';
+import { applyBad, BAD, evidence, judgeDue, renotifyDue, since, slots, syncJudging, updateAlert, type Ctx } from './runs.ts';
 import { compileSpec, MAX_JUDGED_PER_CALL, type Compiled } from './spec.ts';
 import { iso, ms } from './time.ts';
 
@@ -18,8 +18,11 @@ export interface EvaluateOptions {
    * fresh copy many times a second; the clone and the comparison were most of that cost.
    */
   readonly inPlace?: boolean;
-  /** Reserved for the operator (e.g. a display zone). */
-  readonly [key: string]: unknown;
+  /**
+   * A problem the shell found that keeps the Reservation from being judged (its jobRef CronJob is
+   * missing): the Reservation is Invalid with this error, as for an invalid spec.
+   */
+  readonly specError?: ScheduleError;
 }
 
 export interface Transition {
@@ -201,6 +204,7 @@ export function evaluate(res: Reservation, now: Date, opts: EvaluateOptions = {}
 
   let c: Compiled;
   try {
+    if (opts.specError) throw opts.specError;
     c = compileSpec(res);
   } catch (e) {
     if (!(e instanceof ScheduleError)) throw e;

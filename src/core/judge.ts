@@ -1,317 +1,121 @@
-// The judging engine shared by evaluate() and applyCheckin(): which expected runs fell due,
-// which were missed, which runs overran, how the consecutive counters move, and when the alert
-// fires, repeats and resolves. Works on a draft of the status, in place.
+// judge(reservation, now, inputs): the one place where GoTel decides what a Reservation's status
+// is. The check-in path, the journal fold and sweep and the reconciler all call it inside their
+// status write; none of them changes a status in any other way (docs/architecture.md, "The
+// judge"). Pure: what the shell observed comes in as `inputs`, time as `now`.
 //
-// Counting rules (each bad or good run is counted exactly once):
-// - a completion check-in (success/fail/exit code) is a run: good, or bad (Failed, TooFast);
-// - an expected run whose deadline (expected + grace) passed with no start/success/fail check-in
-//   from `EARLY_MS` before it on is a bad run (Missed; Late when it checks in after the deadline);
-// - a run still running at start + maxRuntime is a bad run (Overrun), once;
-// - inside quiet periods (snooze, maintenance) expected runs are not judged and bad runs are not
-//   counted; good runs are. Nothing is alerted inside them.
-// Durable markers: status.judging.judgedThrough (expected runs), running[].overrun (overruns),
-// status.alert.firing / lastNotifiedTime (the alert).
-import type { AlertStatus, Outcome, OutboxEntry, Reservation, ReservationStatus, RunResult } from '../api/reservation.ts';
-import { LIMITS } from '../api/reservation.ts';
-import { formatDuration } from './duration.ts';
-import { FUTURE_TOLERANCE_MS, MAX_JUDGED_PER_CALL, type Compiled } from './spec.ts';
-import { iso, ms } from './time.ts';
+// What it does, in order:
+// 1. the Reservation as judged: a followed CronJob's schedule and time zone filled in, or the
+//    reason there is nothing to judge by;
+// 2. check-ins arriving now recorded in order, each judged against the runs due before it, with
+//    the journal marks that make a replay count once;
+// 3. the verdict at `now` (evaluate: state, conditions, missed runs, alert transitions), and the
+//    AlertDelivery condition its outbox implies;
+// 4. whether that verdict must wait: acknowledged check-ins not yet folded (in another replica's
+//    journal) that would contradict it, e.g. a run called missed that checked in.
+import type { Reservation, ReservationStatus, State } from '../api/reservation.ts';
+import { ALERT_DELIVERY, alertDeliveryCondition } from './delivery.ts';
+import { canonical, evaluate, type Evaluation, type Transition } from './evaluate.ts';
+import { foldInto, type Folded, type FoldItem, type FoldOutcome } from './fold.ts';
+import { effectiveReservation, type FollowedCronJob } from './job-ref.ts';
 
-export const BAD: ReadonlySet<Outcome> = new Set(['Failed', 'TooFast', 'Missed', 'Late', 'Overrun']);
-
-export interface BadEvent {
-  outcome: Outcome;
-  /** When it became bad: deadline, start + maxRuntime. */
-  time: number;
-  expectedTime?: number;
-  runId?: string;
-  startTime?: number;
+export interface JudgeInputs {
+  /**
+   * The CronJob a Reservation follows (jobRef kind CronJob, no schedule or every): null when it
+   * does not exist. Not needed for other Reservations.
+   */
+  cronJob?: FollowedCronJob | null;
+  /**
+   * Check-ins arriving now, in arrival order. When given and none of them is new (all repeats or
+   * already folded), nothing is stored: a retried check-in does not move the verdict on its own.
+   */
+  checkins?: readonly FoldItem[];
+  /** Acknowledged check-ins not folded into this status yet (other replicas' journals). */
+  unfolded?: readonly FoldItem[];
+  /** How long a verdict waits for unfolded check-ins at most (past it, judging beats silence). */
+  foldWaitMs?: number;
+  /** `reservation.status` is the caller's own copy: change it in place (the hot check-in path). */
+  inPlace?: boolean;
 }
 
-/** Where the failure threshold was crossed in this call (alert reason and due time). */
-export interface Crossing {
-  outcome: Outcome;
-  dueTime: number;
-  message: string;
+export interface Judgement {
+  /** The status to store; null when nothing changes or the verdict waits. */
+  status: ReservationStatus | null;
+  state: State;
+  /** When to look again, in ms from `now`; null when time alone changes nothing. */
+  requeueAfterMs: number | null;
+  /** The verdict waits for unfolded check-ins that contradict it (see JudgeInputs.unfolded). */
+  waiting: boolean;
+  /** Per check-in in `inputs.checkins`, in order. */
+  outcomes: FoldOutcome[];
+  /** Alert transitions made (their entries are in the new status's outbox). */
+  transitions: Transition[];
+  /** The verdict in full; absent when check-ins were given and none was new (nothing judged). */
+  evaluation?: Evaluation;
 }
 
-export interface Ctx {
-  res: Reservation;
-  c: Compiled;
-  st: ReservationStatus;
-  /** New outbox entries made in this call. */
-  entries: OutboxEntry[];
-  crossing?: Crossing;
-}
+/** How long, by default, a verdict waits for unfolded check-ins (a live replica folds within 20 s). */
+export const FOLD_WAIT_MS = 60_000;
+/** How soon a verdict put off for unfolded check-ins is looked at again. */
+export const WAIT_RETRY_MS = 1_000;
 
-export function since(st: ReservationStatus): number {
-  return ms(st.judging?.since) ?? 0;
-}
-
-/** Brings status.judging in line with the spec: a changed schedule starts expectations anew. */
-export function syncJudging(ctx: Ctx, now: number): void {
-  const { st, c, res } = ctx;
-  if (st.judging && st.judging.scheduleKey === c.key) return;
-  const created = ms(res.metadata?.creationTimestamp);
-  const start = st.judging ? now : (created ?? now);
-  st.judging = { scheduleKey: c.key, since: iso(start) };
-}
-
-/**
- * The latest start/success/fail check-in time (the run evidence), as judged at `now`: stamps
- * more than FUTURE_TOLERANCE_MS ahead are clock errors and ignored, smaller ones count as now.
- */
-export function evidence(st: ReservationStatus, now: number): number | undefined {
-  let best: number | undefined;
-  for (const v of [st.lastStartTime, st.lastSuccessTime, st.lastFailureTime]) {
-    let t = ms(v);
-    if (t === undefined || t > now + FUTURE_TOLERANCE_MS) continue;
-    t = Math.min(t, now);
-    if (best === undefined || t > best) best = t;
-  }
-  return best;
-}
-
-/** Iterates expected runs strictly after `after` (and after `since`). */
-export function* slots(c: Compiled, st: ReservationStatus, after: number, ev: number | undefined): Generator<number> {
-  const s = since(st);
-  let t = Math.max(after, s);
-  if (c.schedule.kind === 'every') {
-    const base = Math.max(ev ?? -Infinity, s);
-    let x = c.schedule.slotAfter(base, Math.max(t, base));
-    for (;;) {
-      yield x;
-      x += c.schedule.periodMs;
-    }
-  }
-  for (;;) {
-    const x = c.schedule.nextMs(t);
-    if (x === null) return;
-    yield x;
-    t = x;
-  }
-}
-
-/** The latest expected run T with T + grace <= limit (after since), for skipping ahead. */
-function lastDueSlot(c: Compiled, st: ReservationStatus, limit: number, ev: number | undefined): number | null {
-  const x = limit - c.graceMs;
-  const s = since(st);
-  if (c.schedule.kind === 'every') {
-    const base = Math.max(ev ?? -Infinity, s);
-    if (x < base + c.schedule.periodMs) return null;
-    return base + Math.floor((x - base) / c.schedule.periodMs) * c.schedule.periodMs;
-  }
-  const t = c.schedule.previousMs(x + 1);
-  return t !== null && t > s ? t : null;
-}
-
-function marker(st: ReservationStatus): number {
-  return Math.max(ms(st.judging?.judgedThrough) ?? -Infinity, since(st));
-}
-
-function setMarker(st: ReservationStatus, t: number): void {
-  if (!st.judging) return;
-  const cur = ms(st.judging.judgedThrough);
-  if (cur === undefined || t > cur) st.judging.judgedThrough = iso(t);
+/** Judges `reservation` at `now` with what the shell observed. */
+export function judge(reservation: Reservation, now: Date, inputs: JudgeInputs = {}): Judgement {
+  const { reservation: effective, problem, unknown } = effectiveReservation(reservation, inputs.cronJob);
+  const before = reservation.status ?? {};
+  const folded = inputs.checkins ? foldInto(effective, inputs.checkins, inputs.inPlace === true) : undefined;
+  if (folded && (!folded.status || unknown)) return recordedOnly(before, folded);
+  // The status evaluate changes in place: the fold's own copy, the caller's, or a fresh clone.
+  const own = inputs.inPlace === true && reservation.status !== undefined;
+  const status = folded?.status ?? (own ? before : structuredClone(before));
+  const evaluation = evaluate({ ...effective, status }, now, { inPlace: true, ...(problem ? { specError: problem } : {}) });
+  withDeliveryCondition(evaluation.status, now, reservation.metadata?.generation);
+  const changed = own || folded !== undefined || canonical(evaluation.status) !== canonical(before);
+  const waiting = changed && !folded && contradicted(reservation, evaluation, now, inputs);
+  return {
+    status: changed && !waiting ? evaluation.status : null,
+    state: evaluation.state,
+    requeueAfterMs: waiting ? WAIT_RETRY_MS : wakeupAfter(evaluation, now),
+    waiting,
+    outcomes: folded?.outcomes ?? [],
+    transitions: evaluation.transitions,
+    evaluation,
+  };
 }
 
 /**
- * Judges expected runs whose deadline is before `upTo` (at or before, when inclusive), and runs
- * that overran by then. Returns the bad runs found, oldest first; counts nothing.
+ * Nothing judged: no check-in was new (the stored status stands), or the schedule is unknown to
+ * the caller (the check-ins are recorded; the reconciler, which knows the CronJob, judges).
  */
-export function judgeDue(ctx: Ctx, upTo: number, inclusive: boolean, ev: number | undefined): BadEvent[] {
-  const { c, st } = ctx;
-  const events: BadEvent[] = [];
-  if (c.suspend) return events;
-  const due = (d: number) => (inclusive ? d <= upTo : d < upTo);
-
-  let count = 0;
-  let from = marker(st);
-  outer: for (;;) {
-    for (const t of slots(c, st, from, ev)) {
-      const d = t + c.graceMs;
-      if (!due(d)) break outer;
-      if (++count > MAX_JUDGED_PER_CALL) {
-        // A long outage: skip to the last expected run that is due; the ones between are not
-        // counted one by one (the threshold was reached long ago).
-        const last = lastDueSlot(c, st, inclusive ? upTo : upTo - 1, ev);
-        if (last !== null && last > t) {
-          setMarker(st, last - 1);
-          from = last - 1;
-          count = -Infinity;
-          continue outer;
-        }
-      }
-      const q = c.quiet.at(t);
-      if (q) {
-        // Every expected run before the quiet period ends falls due inside it.
-        const end = c.quiet.endFrom(t);
-        const through = Math.min(end - 1, upTo - c.graceMs);
-        setMarker(st, Math.max(t, through));
-        from = Math.max(t, through);
-        continue outer;
-      }
-      setMarker(st, t);
-      if (c.quiet.overlaps(t, d)) continue;
-      if (ev !== undefined && ev > t - c.earlyMs) continue; // a check-in answered it
-      events.push({ outcome: 'Missed', time: d, expectedTime: t });
-    }
-    break;
-  }
-
-  if (c.maxRuntimeMs !== undefined) {
-    for (const r of st.running ?? []) {
-      if (r.overrun) continue;
-      const start = ms(r.startTime);
-      if (start === undefined) continue;
-      const at = c.quiet.endFrom(start + c.maxRuntimeMs);
-      if (!due(at)) continue;
-      r.overrun = true;
-      events.push({ outcome: 'Overrun', time: at, startTime: start, ...(r.runId !== undefined ? { runId: r.runId } : {}) });
-    }
-  }
-  return events.sort((a, b) => a.time - b.time);
+function recordedOnly(before: ReservationStatus, folded: Folded): Judgement {
+  const state = folded.status?.state ?? before.state ?? 'Pending';
+  return { status: folded.status, state, requeueAfterMs: null, waiting: false, outcomes: folded.outcomes, transitions: [] };
 }
 
-function name(res: Reservation): string {
-  return `${res.metadata?.namespace ?? 'default'}/${res.metadata?.name ?? '?'}`;
+function wakeupAfter(evaluation: Evaluation, now: Date): number | null {
+  return evaluation.nextWakeup ? Math.max(0, evaluation.nextWakeup.getTime() - now.getTime()) : null;
 }
 
-export function describeBad(c: Compiled, e: BadEvent): string {
-  switch (e.outcome) {
-    case 'Missed':
-      return `missed: no check-in for the run expected at ${iso(e.expectedTime ?? e.time)} (deadline ${iso(e.time)})`;
-    case 'Overrun':
-      return `overrun: run ${e.runId ? `${e.runId} ` : ''}started at ${iso(e.startTime ?? 0)} is still running after maxRuntime ${formatDuration(c.maxRuntimeMs ?? 0)}`;
-    default:
-      return e.outcome;
-  }
+/** Adds (in place) the AlertDelivery condition the outbox implies, once there has been something to send. */
+function withDeliveryCondition(status: ReservationStatus, now: Date, generation: number | undefined): void {
+  const hasOutbox = (status.alert?.outbox?.length ?? 0) > 0 || status.conditions?.some((c) => c.type === ALERT_DELIVERY);
+  if (!hasOutbox) return;
+  const delivery = alertDeliveryCondition(status, now.getTime(), generation);
+  status.conditions = [...(status.conditions ?? []).filter((c) => c.type !== ALERT_DELIVERY), delivery];
 }
 
-/** Counts one bad run. */
-export function countBad(ctx: Ctx, ev: BadEvent, result: RunResult, message: string): void {
-  const { st, c } = ctx;
-  const before = st.consecutiveFailures ?? 0;
-  st.consecutiveFailures = before + 1;
-  st.consecutiveSuccesses = 0;
-  st.lastResult = result;
-  if (before < c.failureThreshold && before + 1 >= c.failureThreshold) {
-    ctx.crossing = { outcome: result.outcome, dueTime: ev.time, message };
-  }
-}
-
-/** Counts one good run. */
-export function countGood(ctx: Ctx): void {
-  const { st } = ctx;
-  st.consecutiveSuccesses = (st.consecutiveSuccesses ?? 0) + 1;
-  st.consecutiveFailures = 0;
-}
-
-/** Applies judged bad events (all outside quiet periods by construction). */
-export function applyBad(ctx: Ctx, events: BadEvent[]): void {
-  for (const e of events) {
-    const result: RunResult = {
-      outcome: e.outcome,
-      time: iso(e.time),
-      ...(e.expectedTime !== undefined ? { expectedTime: iso(e.expectedTime) } : {}),
-      ...(e.runId !== undefined ? { runId: e.runId } : {}),
-    };
-    countBad(ctx, e, result, describeBad(ctx.c, e));
-  }
-}
-
-function pushEntry(ctx: Ctx, entry: OutboxEntry): void {
-  const { st } = ctx;
-  const alert = (st.alert ??= { firing: false });
-  const outbox = (alert.outbox ??= []);
-  outbox.push(entry);
-  // Keep the outbox bounded: drop the oldest delivered (or given up) entries first.
-  while (outbox.length > LIMITS.outboxEntries) {
-    const i = outbox.findIndex((e) => e.deliveredTime !== undefined || e.failedPermanently);
-    outbox.splice(i >= 0 ? i : 0, 1);
-  }
-  ctx.entries.push(entry);
-}
-
-function entryId(kind: string, now: number, reason: string): string {
-  return `${now.toString(36)}-${kind}-${reason}`;
+/** The parts of a verdict that unfolded check-ins must not contradict: state and alert. */
+function verdictKey(e: Evaluation): string {
+  return canonical({ state: e.state, firing: e.status.alert?.firing ?? false, outbox: e.status.alert?.outbox?.length ?? 0 });
 }
 
 /**
- * Moves the alert: fires when the failure threshold is reached, resolves when the recovery
- * threshold is, repeats when renotifyInterval has passed. Nothing moves inside quiet periods.
+ * Whether acknowledged check-ins not yet folded (arrived by `now`, within the wait) would make
+ * the verdict different: then it waits for them rather than cry wolf.
  */
-export function updateAlert(ctx: Ctx, now: number): void {
-  const { st, c, res } = ctx;
-  if (c.suspend || c.quiet.at(now)) return;
-  const alert: AlertStatus = st.alert ?? { firing: false };
-  const cf = st.consecutiveFailures ?? 0;
-  const cs = st.consecutiveSuccesses ?? 0;
-  const lr = st.lastResult;
-  if (!alert.firing && cf >= c.failureThreshold) {
-    const cross = ctx.crossing;
-    const reason = cross?.outcome ?? (lr && BAD.has(lr.outcome) ? lr.outcome : 'Missed');
-    const dueTime = cross?.dueTime ?? ms(lr?.time) ?? now;
-    const detail = cross?.message ?? (lr ? `${lr.outcome} at ${lr.time}` : reason);
-    const entry: OutboxEntry = {
-      id: entryId('alert', now, reason),
-      kind: 'alert',
-      reason,
-      dueTime: iso(dueTime),
-      createdTime: iso(now),
-      message: `${name(res)} ${detail}${cf > 1 ? ` (${cf} bad runs in a row)` : ''}`,
-    };
-    st.alert = {
-      ...alert,
-      firing: true,
-      reason,
-      since: iso(dueTime),
-      lastNotifiedTime: iso(now),
-      notifications: 1,
-    };
-    delete st.alert.resolvedTime;
-    pushEntry(ctx, entry);
-    ctx.crossing = undefined;
-    return;
-  }
-  if (alert.firing && cs >= c.recoveryThreshold) {
-    const reason = alert.reason ?? 'Missed';
-    const entry: OutboxEntry = {
-      id: entryId('recovery', now, reason),
-      kind: 'recovery',
-      reason,
-      dueTime: lr?.time ?? iso(now),
-      createdTime: iso(now),
-      message: `${name(res)} recovered: ${cs} good run${cs > 1 ? 's' : ''} in a row (was ${reason} since ${alert.since ?? '?'})`,
-    };
-    st.alert = { ...alert, firing: false, resolvedTime: iso(now) };
-    pushEntry(ctx, entry);
-    return;
-  }
-  if (alert.firing && c.renotifyMs !== undefined) {
-    const last = ms(alert.lastNotifiedTime) ?? ms(alert.since) ?? now;
-    const due = c.quiet.endFrom(last + c.renotifyMs);
-    if (due <= now) {
-      const reason = lr && BAD.has(lr.outcome) ? lr.outcome : (alert.reason ?? 'Missed');
-      const n = (alert.notifications ?? 1) + 1;
-      const entry: OutboxEntry = {
-        id: entryId('renotify', now, reason),
-        kind: 'renotify',
-        reason,
-        dueTime: alert.since ?? iso(now),
-        createdTime: iso(now),
-        message: `${name(res)} still failing: ${reason} since ${alert.since ?? '?'} (${cf} bad run${cf === 1 ? '' : 's'} in a row; reminder ${n - 1})`,
-      };
-      st.alert = { ...alert, reason, lastNotifiedTime: iso(now), notifications: n };
-      pushEntry(ctx, entry);
-    }
-  }
-}
-
-/** When the alert next repeats, if it is firing and renotifyInterval is set. */
-export function renotifyDue(c: Compiled, st: ReservationStatus, now: number): number | undefined {
-  const alert = st.alert;
-  if (!alert?.firing || c.renotifyMs === undefined || c.suspend) return undefined;
-  const last = ms(alert.lastNotifiedTime) ?? ms(alert.since) ?? now;
-  return c.quiet.endFrom(last + c.renotifyMs);
+function contradicted(reservation: Reservation, evaluation: Evaluation, now: Date, inputs: JudgeInputs): boolean {
+  const waitMs = inputs.foldWaitMs ?? FOLD_WAIT_MS;
+  const items = inputs.unfolded?.filter((i) => i.now <= now && now.getTime() - i.now.getTime() < waitMs) ?? [];
+  if (items.length === 0) return false;
+  const withThem = judge(reservation, now, { cronJob: inputs.cronJob, checkins: items });
+  return withThem.evaluation !== undefined && withThem.status !== null && verdictKey(withThem.evaluation) !== verdictKey(evaluation);
 }

@@ -104,14 +104,3 @@ function compileUncached(res: Reservation): Compiled {
     key,
   };
 }
-
-/** Validates a Reservation's spec: null when it is fine, else the problem. */
-export function validateSpec(res: Reservation): ScheduleError | null {
-  try {
-    compileSpec(res);
-    return null;
-  } catch (e) {
-    if (e instanceof ScheduleError) return e;
-    throw e;
-  }
-}

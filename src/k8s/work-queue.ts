@@ -1,10 +1,20 @@
 // A keyed work queue, controller-runtime style: a key waiting is queued once however often it is
 // added; one key is handled by one worker at a time (added again while in progress, it runs once
-// more afterwards); a handler that throws is retried with per-key exponential backoff.
+// more afterwards); a handler that throws is retried with per-key exponential backoff; a handler
+// that returns `requeueAfterMs` is run again that much later. That delayed add is GoTel's one timer
+// mechanism for deadlines: one timer per key, replaced by each handler run (the latest run knows
+// best; null cancels it), clamped below setTimeout's limit.
 import type { Logger } from 'pino';
 import { silentLogger } from '../log.ts';
+import { backoffDelay } from '../util/backoff.ts';
+import { timerDelay } from '../util/timers.ts';
 
-export type Handler = (key: string) => Promise<void>;
+/** What a handler asks for: when to look at the key again (null or absent: not by time). */
+export interface HandlerResult {
+  requeueAfterMs?: number | null;
+}
+
+export type Handler = (key: string) => Promise<HandlerResult | void>;
 
 export interface WorkQueueOptions {
   concurrency?: number;
@@ -22,6 +32,8 @@ export class WorkQueue {
   private readonly dirty = new Set<string>();
   private readonly failures = new Map<string, number>();
   private readonly retryTimers = new Map<string, NodeJS.Timeout>();
+  /** Delayed adds (requeueAfter), one per key. */
+  private readonly delayed = new Map<string, NodeJS.Timeout>();
   private readonly concurrency: number;
   private readonly baseBackoffMs: number;
   private readonly maxBackoffMs: number;
@@ -50,6 +62,36 @@ export class WorkQueue {
     this.pump();
   }
 
+  /** Adds `key` after `delayMs` (clamped), replacing any delayed add of it. */
+  addAfter(key: string, delayMs: number): void {
+    if (this.stopped) return;
+    this.cancelDelayed(key);
+    const timer = setTimeout(() => {
+      this.delayed.delete(key);
+      this.add(key);
+    }, timerDelay(delayMs));
+    this.delayed.set(key, timer);
+  }
+
+  /** Cancels the delayed add of `key`, or of every key. */
+  cancelDelayed(key?: string): void {
+    const keys = key === undefined ? [...this.delayed.keys()] : [key];
+    for (const k of keys) {
+      clearTimeout(this.delayed.get(k));
+      this.delayed.delete(k);
+    }
+  }
+
+  /** Keys waiting for a delayed add. */
+  get delayedCount(): number {
+    return this.delayed.size;
+  }
+
+  /** Resolves once nothing is queued or being handled (delayed adds and retries may remain). */
+  async idle(): Promise<void> {
+    while (this.length > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+  }
+
   get length(): number {
     return this.queue.length + this.active.size;
   }
@@ -61,8 +103,8 @@ export class WorkQueue {
     this.queued.clear();
     for (const t of this.retryTimers.values()) clearTimeout(t);
     this.retryTimers.clear();
-    if (this.active.size === 0) return;
-    await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    this.cancelDelayed();
+    await this.idle();
   }
 
   private pump(): void {
@@ -77,12 +119,15 @@ export class WorkQueue {
 
   private async work(key: string): Promise<void> {
     try {
-      await this.handler(key);
+      const result = await this.handler(key);
       this.failures.delete(key);
+      const after = result?.requeueAfterMs;
+      if (after === null || after === undefined) this.cancelDelayed(key);
+      else this.addAfter(key, after);
     } catch (err) {
       const failures = (this.failures.get(key) ?? 0) + 1;
       this.failures.set(key, failures);
-      const delay = Math.min(this.baseBackoffMs * 2 ** (failures - 1), this.maxBackoffMs);
+      const delay = backoffDelay(failures, { initialMs: this.baseBackoffMs, maxMs: this.maxBackoffMs });
       this.logger.warn({ key, err: (err as Error).message, retryInMs: delay, failures }, 'reconcile failed');
       if (!this.stopped) {
         clearTimeout(this.retryTimers.get(key));
@@ -98,8 +143,8 @@ export class WorkQueue {
       this.active.delete(key);
       this.workers--;
       if (this.dirty.delete(key)) this.add(key);
-      if (this.active.size === 0 && this.stopped) for (const w of this.idleWaiters.splice(0)) w();
       this.pump();
+      if (this.length === 0) for (const w of this.idleWaiters.splice(0)) w();
     }
   }
 }

@@ -20,8 +20,16 @@ export interface OperatorConfig {
   logLevel: string;
   /** Status writes per second for check-ins; beyond them check-ins go through the journal. */
   checkinStatusWritesPerSecond: number;
-  /** Extra options owned by other modules (check-ins), passed through. */
-  extra: Record<string, unknown>;
+  /** GoTel's original HTTP API (POST /reservation, /checkin, /snooze, /checkout). */
+  gotelApi: GotelApiConfig;
+}
+
+export interface GotelApiConfig {
+  enabled: boolean;
+  /** Where the Reservations it manages live. */
+  namespace: string;
+  /** Take its requests without credentials. */
+  anonymous: boolean;
 }
 
 export class ConfigError extends Error {
@@ -35,6 +43,26 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 function env(name: string): string {
   return `GOTEL_${name.toUpperCase().replace(/-/g, '_')}`;
+}
+
+/**
+ * A boolean flag. Its environment twin is read by toOperatorConfig, not by commander: commander
+ * turns a boolean on for any value of its variable, so `GOTEL_GOTEL_API_ANONYMOUS=false` would
+ * switch anonymous access *on*.
+ */
+function flag(flags: string, description: string, name: string): Option {
+  return new Option(flags, `${description} (env: ${env(name)}=true|false)`);
+}
+
+/** A flag's value, or its environment twin's: true/false/1/0, anything else a ConfigError. */
+export function booleanOption(value: unknown, name: string, fileEnv: NodeJS.ProcessEnv): boolean {
+  if (value === true) return true;
+  const text = fileEnv[env(name)];
+  if (text === undefined || text === '') return false;
+  const t = text.trim().toLowerCase();
+  if (t === 'true' || t === '1') return true;
+  if (t === 'false' || t === '0') return false;
+  throw new ConfigError(`${env(name)}: "${text}" is not a boolean; use true, false, 1 or 0`);
 }
 
 /** Adds the operator's options to a command; `gotel operator --help` lists them with their env twins. */
@@ -54,9 +82,9 @@ export function operatorOptions(command: Command): Command {
     .addOption(
       opt('--checkin-status-writes <per-second>', 'status writes per second for check-ins; check-ins beyond them are acknowledged from the check-in journal and folded in moments later', 'checkin-status-writes').default('5'),
     )
-    .addOption(opt('--gotel-api', 'serve GoTel\'s own API: POST /reservation, /checkin, /snooze, /checkout; GET /reservation', 'gotel-api'))
+    .addOption(flag('--gotel-api', 'serve GoTel\'s own API: POST /reservation, /checkin, /snooze, /checkout; GET /reservation', 'gotel-api'))
     .addOption(opt('--gotel-api-namespace <ns>', 'namespace of the Reservations GoTel\'s API manages', 'gotel-api-namespace').default('default'))
-    .addOption(opt('--gotel-api-anonymous', 'let GoTel\'s API take requests without credentials', 'gotel-api-anonymous'));
+    .addOption(flag('--gotel-api-anonymous', 'let GoTel\'s API take requests without credentials', 'gotel-api-anonymous'));
 }
 
 function seconds(text: string, flag: string): number {
@@ -81,6 +109,12 @@ function checkLogLevel(level: string): string {
   return level;
 }
 
+function gotelApiNs(value: unknown): string {
+  const ns = typeof value === 'string' && value ? value : 'default';
+  if (!DNS_LABEL.test(ns)) throw new ConfigError(`--gotel-api-namespace: "${ns}" is not a namespace name`);
+  return ns;
+}
+
 /** Validates what commander parsed into an OperatorConfig; throws ConfigError naming the flag. */
 export function toOperatorConfig(opts: Record<string, unknown>, fileEnv: NodeJS.ProcessEnv = process.env): OperatorConfig {
   const str = (k: string): string | undefined => (typeof opts[k] === 'string' && opts[k] !== '' ? opts[k] : undefined);
@@ -100,7 +134,7 @@ export function toOperatorConfig(opts: Record<string, unknown>, fileEnv: NodeJS.
   }
   const leNs = str('leaderElectionNamespace') ?? fileEnv.POD_NAMESPACE ?? 'default';
   if (!DNS_LABEL.test(leNs)) throw new ConfigError(`--leader-election-namespace: "${leNs}" is not a namespace name`);
-  const { kubeconfig, namespaces: _n, listen, slackWebhookUrl: _s, identity, leaderElectionNamespace: _l, clusterName, leaseDuration, resync, logLevel, checkinStatusWrites, ...extra } = opts;
+  const { kubeconfig, listen, identity, clusterName, leaseDuration, resync, logLevel, checkinStatusWrites, gotelApiNamespace } = opts;
   const statusWrites = Number(typeof checkinStatusWrites === 'string' ? checkinStatusWrites : '5');
   if (!(statusWrites >= 1) || !Number.isFinite(statusWrites)) throw new ConfigError(`--checkin-status-writes: "${String(checkinStatusWrites)}" is not a number of writes per second (1 or more)`);
   return {
@@ -116,6 +150,10 @@ export function toOperatorConfig(opts: Record<string, unknown>, fileEnv: NodeJS.
     resyncMs: seconds(typeof resync === 'string' ? resync : '10m', '--resync'),
     logLevel: checkLogLevel(typeof logLevel === 'string' ? logLevel : 'info'),
     checkinStatusWritesPerSecond: statusWrites,
-    extra,
+    gotelApi: {
+      enabled: booleanOption(opts.gotelApi, 'gotel-api', fileEnv),
+      namespace: gotelApiNs(gotelApiNamespace),
+      anonymous: booleanOption(opts.gotelApiAnonymous, 'gotel-api-anonymous', fileEnv),
+    },
   };
 }

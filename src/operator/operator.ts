@@ -1,195 +1,191 @@
-// The operator process, assembled: informers on Reservations (and CronJobs, for jobRef), a keyed
-// work queue, the reconciler, deadline wake-ups, leader election, the alert outbox and the HTTP
-// server. Only the leader judges and alerts; every replica serves check-ins.
+// The operator process, assembled in one place (docs/architecture.md, "The operator assembled"):
+// what it watches (Reservations, CronJobs, Jobs, every replica's check-in journal), one work queue
+// feeding the reconciler and the Job check-ins, leader election, the alert sender, the check-in
+// store with this replica's journal, the journal sweeper, and the HTTP server.
+//
+// Who judges: the leader reconciles every Reservation (deadlines, alerts, Events, Job check-ins,
+// a dead replica's journal). Every replica takes HTTP check-ins and stores each with the verdict
+// it brings (the same judge, inside the same status write), so a recovery a check-in brings is
+// recorded wherever it arrives; only the leader sends it.
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { Router } from 'express';
 import type { Logger } from 'pino';
 import { randomUUID } from 'node:crypto';
+import { AlertDispatcher } from '../alerts/dispatcher.ts';
+import { parseDefaultReceiver } from '../alerts/receivers.ts';
+import { JobWatcher, JOB_KEY_PREFIX } from '../checkin/job-watcher.ts';
+import { ShardJournal } from '../checkin/journal.ts';
+import { JournalSweeper } from '../checkin/journal-sweeper.ts';
 import { JournalView } from '../checkin/journal-view.ts';
-import { GROUP, PLURAL, VERSION, type Reservation } from '../api/reservation.ts';
+import { createCheckinRouter } from '../checkin/router.ts';
+import { CheckinStore } from '../checkin/store.ts';
+import { FOLD_WAIT_MS } from '../core/index.ts';
 import { createEventRecorder } from '../k8s/events.ts';
-import { Informer, type KubeObject } from '../k8s/informer.ts';
+import type { Informer, KubeObject } from '../k8s/informer.ts';
 import { LeaderElector } from '../k8s/leader-election.ts';
 import { KubeRest } from '../k8s/rest.ts';
 import { StatusWriter } from '../k8s/status-writer.ts';
 import { WorkQueue } from '../k8s/work-queue.ts';
 import type { Metrics } from '../metrics.ts';
+import { systemClock } from '../util/clock.ts';
 import type { OperatorConfig } from './config.ts';
-import { resolveJobRefSchedule, type CronJob, type CronJobLookup } from './job-ref.ts';
-import { FOLD_WAIT_MS, Reconciler, type OutboxSender } from './reconciler.ts';
+import { Reconciler } from './reconciler.ts';
 import { createApp, listen } from './server.ts';
-import { Wakeups } from './wakeups.ts';
-
-/** Pieces owned by other modules (alerts, check-ins), built from the operator's shared parts. */
-export interface OperatorPlugins {
-  /** The alert sender; a new one each leadership term (stopped when leadership ends). */
-  outbox?: (parts: SharedParts) => OutboxSender & { stop(): Promise<void> };
-  routers?: (parts: SharedParts) => Router[];
-  /** Long-running helpers (e.g. the Job watcher); started with the operator. */
-  services?: (parts: SharedParts) => { start(): void; stop(): Promise<void> }[];
-}
-
-export interface SharedParts {
-  config: OperatorConfig;
-  kc: KubeConfig;
-  rest: KubeRest;
-  writer: StatusWriter;
-  metrics: Metrics;
-  logger: Logger;
-  isLeader: () => boolean;
-  /** Reservations in every watched namespace, from the informer cache. */
-  reservations: { get(key: string): Reservation | undefined; list(): Reservation[] };
-  /** The Reservation as the judge sees it (a jobRef CronJob's schedule filled in). */
-  resolveSpec: (r: Reservation) => Reservation;
-  /** This process's check-in journal shard id (unique per process). */
-  shard: string;
-  /** Every replica's check-in journal, as listed and watched in GoTel's namespace. */
-  journalView: JournalView;
-}
+import { Watched } from './watched.ts';
 
 export class Operator {
   readonly config: OperatorConfig;
-  readonly parts: SharedParts;
-  private readonly informers: Informer<KubeObject>[];
-  private readonly reservations: Informer<Reservation>[];
-  private readonly cronJobs: Informer<CronJob>[];
+  /** This process's check-in journal shard id (unique per process). */
+  readonly shard = randomUUID().slice(0, 8);
+  /** Reservations and CronJobs as cached here, with the jobRef index. */
+  readonly reservations: Watched;
+  /** Every replica's check-in journal, as listed and watched in GoTel's namespace. */
+  readonly journalView: JournalView;
+  private readonly rest: KubeRest;
+  private readonly writer: StatusWriter;
+  private readonly metrics: Metrics;
+  private readonly logger: Logger;
   private readonly queue: WorkQueue;
-  private readonly wakeups: Wakeups;
   private readonly elector: LeaderElector;
   private readonly reconciler: Reconciler;
-  private readonly outboxFactory?: (parts: SharedParts) => OutboxSender & { stop(): Promise<void> };
-  private outbox?: OutboxSender & { stop(): Promise<void> };
+  private readonly jobWatcher: JobWatcher;
+  private readonly journal: ShardJournal;
+  private readonly store: CheckinStore;
+  private readonly sweeper: JournalSweeper;
+  /** The alert sender of the current leadership term. */
+  private outbox?: AlertDispatcher;
   private outboxStopping: Promise<void> = Promise.resolve();
-  private readonly services: { start(): void; stop(): Promise<void> }[];
-  private readonly routers: Router[];
   private resyncTimer?: NodeJS.Timeout;
   private leaderSince = 0;
   private http?: { url: string; close: () => Promise<void> };
 
-  constructor(config: OperatorConfig, kc: KubeConfig, metrics: Metrics, logger: Logger, plugins: OperatorPlugins = {}) {
+  constructor(config: OperatorConfig, kc: KubeConfig, metrics: Metrics, logger: Logger) {
     this.config = config;
-    const rest = new KubeRest(kc);
-    const writer = new StatusWriter(rest);
-    const scopes = config.namespaces.length > 0 ? config.namespaces.map((ns) => `/namespaces/${ns}`) : [''];
+    this.metrics = metrics;
+    this.logger = logger;
+    this.rest = new KubeRest(kc);
+    this.writer = new StatusWriter(this.rest);
+    // One queue: Reservation keys go to the reconciler, Job keys to the Job check-ins.
+    this.queue = new WorkQueue((key) => (key.startsWith(JOB_KEY_PREFIX) ? this.jobWatcher.process(key) : this.reconciler.reconcile(key)), { logger });
     const enqueue = (key: string): void => this.queue.add(key);
-    this.reservations = scopes.map((scope) => {
-      const informer: Informer<Reservation> = new Informer<Reservation>(rest, {
-        path: `/apis/${GROUP}/${VERSION}${scope}/${PLURAL}`,
-        onChange: (key) => {
-          // The writer starts from the freshest copy we have: most writes then need no read.
-          const r = informer.get(key);
-          if (r) writer.observe(r);
-          enqueue(key);
-        },
-        logger,
-      });
-      return informer;
-    });
-    // A CronJob change re-judges the Reservations that follow it.
-    this.cronJobs = scopes.map(
-      (scope) =>
-        new Informer<CronJob>(rest, {
-          path: `/apis/batch/v1${scope}/cronjobs`,
-          onChange: (key) => {
-            for (const r of this.allReservations()) {
-              if (r.spec.jobRef?.kind === 'CronJob' && `${r.metadata.namespace}/${r.spec.jobRef.name}` === key) enqueue(`${r.metadata.namespace}/${r.metadata.name}`);
-            }
-          },
-          logger,
-        }),
-    );
-    // Acknowledged check-ins not yet in status: the judge must see them before it calls a run missed.
-    const journalView = new JournalView(rest, { namespace: config.leaderElectionNamespace, logger });
-    this.informers = [...this.reservations, ...this.cronJobs, ...journalView.informers] as Informer<KubeObject>[];
-    const get = (key: string): Reservation | undefined => {
-      for (const inf of this.reservations) {
-        const r = inf.get(key);
-        if (r) return r;
-      }
-      return undefined;
-    };
-    const cronJobLookup: CronJobLookup = {
-      get: (key) => {
-        for (const inf of this.cronJobs) {
-          const c = inf.get(key);
-          if (c) return c;
-        }
-        return undefined;
+    this.reservations = new Watched(this.rest, {
+      namespaces: config.namespaces,
+      logger,
+      onReservation: (key) => {
+        // The writer starts from the freshest copy we have: most writes then need no read.
+        const r = this.reservations.get(key);
+        if (r) this.writer.observe(r);
+        enqueue(key);
       },
-    };
-    this.wakeups = new Wakeups(enqueue);
-    this.elector = new LeaderElector(rest, {
+      onCronJob: (keys) => keys.forEach(enqueue),
+    });
+    this.journalView = new JournalView(this.rest, { namespace: config.leaderElectionNamespace, logger });
+    const cronJobOf = this.reservations.cronJobOf.bind(this.reservations);
+    const isLeader = (): boolean => this.elector.isLeader;
+    this.jobWatcher = new JobWatcher({ rest: this.rest, writer: this.writer, namespaces: config.namespaces, reservationsFor: (job) => this.reservations.reservationsForJob(job), enqueue, isLeader, logger, metrics, cronJobOf });
+    this.journal = new ShardJournal(this.rest, {
+      namespace: config.leaderElectionNamespace,
+      shard: this.shard,
+      identity: config.identity,
+      // The shard Lease lasts as long as the leader's: one knob for "how soon a dead replica is noticed".
+      leaseDurationSeconds: Math.max(1, Math.ceil(config.leaseDurationMs / 1000)),
+      logger,
+      onWrite: (op) => metrics.journalBatches.inc({ op }),
+    });
+    this.store = new CheckinStore({
+      writer: this.writer,
+      journal: this.journal,
+      statusWritesPerSecond: config.checkinStatusWritesPerSecond,
+      cronJobOf,
+      // Another replica's older, unfolded check-ins for a Reservation go first (see CheckinStore.foldLimit).
+      foreignUnfolded: (key, status) => this.journalView.unfolded(key, status),
+    });
+    metrics.unfoldedCheckins.read = () => this.store.unfolded;
+    this.sweeper = new JournalSweeper({ rest: this.rest, writer: this.writer, view: this.journalView, namespace: config.leaderElectionNamespace, shard: this.shard, isLeader, cronJobOf, logger });
+    this.reconciler = new Reconciler({
+      get: (key) => this.reservations.get(key),
+      writer: this.writer,
+      events: createEventRecorder(this.rest, config.identity, logger),
+      metrics,
+      logger,
+      clock: systemClock,
+      isLeader,
+      leaderSince: () => this.leaderSince,
+      cronJobOf,
+      unfolded: (key, status) => this.journalView.unfolded(key, status),
+      // A dead replica's journal is swept once its shard Lease (as long as the leader's) has been
+      // stale for twice its duration, within a sweep interval (5 s): wait for that, and then some.
+      foldWaitMs: Math.max(FOLD_WAIT_MS, 2 * config.leaseDurationMs + 5_000 + 30_000),
+      outbox: { sync: (r) => this.outbox?.sync(r), forget: (namespace, name) => this.outbox?.forget(namespace, name) },
+    });
+    this.elector = new LeaderElector(this.rest, {
       namespace: config.leaderElectionNamespace,
       name: 'gotel-leader',
       identity: config.identity,
       leaseDurationMs: config.leaseDurationMs,
       logger,
-      onStartedLeading: () => {
-        metrics.leader.set(1);
-        this.leaderSince = Date.now();
-        this.reconciler.reset();
-        // A new leader judges everything from durable status: timers are re-armed from there.
-        for (const r of this.allReservations()) enqueue(`${r.metadata.namespace}/${r.metadata.name}`);
-        // The last term's sender must have finished (and recorded) its send in flight before a
-        // new one looks at the outbox, or both could send the same entry.
-        const previous = this.outboxStopping;
-        void previous.then(() => {
-          if (!this.elector.isLeader || this.outbox) return;
-          this.outbox = this.outboxFactory?.(this.parts);
-          for (const r of this.allReservations()) enqueue(`${r.metadata.namespace}/${r.metadata.name}`);
-        });
-      },
-      onStoppedLeading: () => {
-        metrics.leader.set(0);
-        this.wakeups.clear();
-        this.reconciler.reset();
-        // Only the leader sends: a former leader stops retrying at once.
-        const outbox = this.outbox;
-        this.outbox = undefined;
-        if (outbox) this.outboxStopping = outbox.stop().catch(() => {});
-      },
+      onStartedLeading: () => this.startedLeading(),
+      onStoppedLeading: () => this.stoppedLeading(),
     });
-    this.parts = {
-      config,
-      kc,
-      rest,
-      writer,
-      metrics,
-      logger,
-      isLeader: () => this.elector.isLeader,
-      reservations: { get, list: () => this.allReservations() },
-      resolveSpec: (r) => resolveJobRefSchedule(r, cronJobLookup),
-      shard: randomUUID().slice(0, 8),
-      journalView,
-    };
-    this.outboxFactory = plugins.outbox;
-    this.services = plugins.services?.(this.parts) ?? [];
-    this.routers = plugins.routers?.(this.parts) ?? [];
-    this.reconciler = new Reconciler({
-      get,
-      writer,
-      events: createEventRecorder(rest, config.identity, logger),
-      wakeups: this.wakeups,
-      metrics,
-      logger,
-      now: () => new Date(),
-      isLeader: () => this.elector.isLeader,
-      leaderSince: () => this.leaderSince,
-      cronJobs: cronJobLookup,
-      unfolded: (key, status) => journalView.unfolded(key, status),
-      // A dead replica's journal is swept once its shard Lease (as long as the leader's) has been
-      // stale for twice its duration, within a sweep interval (5 s): wait for that, and then some.
-      foldWaitMs: Math.max(FOLD_WAIT_MS, 2 * config.leaseDurationMs + 5_000 + 30_000),
-      outbox: {
-        sync: (r) => this.outbox?.sync(r),
-        forget: (namespace, name) => this.outbox?.forget?.(namespace, name),
-      },
-    });
-    this.queue = new WorkQueue((key) => this.reconciler.reconcile(key), { logger });
   }
 
-  allReservations(): Reservation[] {
-    return this.reservations.flatMap((inf) => inf.list());
+  /** Every cache this replica must have synced before it is ready. */
+  private get informers(): Informer<KubeObject>[] {
+    return [...this.reservations.informers, ...this.jobWatcher.informers, ...this.journalView.informers] as Informer<KubeObject>[];
+  }
+
+  /** Reservations and known Jobs, all enqueued: a new leader judges everything from durable status. */
+  private enqueueAll(): void {
+    for (const key of this.reservations.keys()) this.queue.add(key);
+    this.jobWatcher.resync();
+  }
+
+  private startedLeading(): void {
+    this.metrics.leader.set(1);
+    this.leaderSince = Date.now();
+    this.reconciler.reset();
+    this.enqueueAll();
+    // The last term's sender must have finished (and recorded) its send in flight before a new
+    // one looks at the outbox, or both could send the same entry.
+    void this.outboxStopping.then(() => {
+      if (!this.elector.isLeader || this.outbox) return;
+      this.outbox = this.newSender();
+      for (const key of this.reservations.keys()) this.queue.add(key);
+    });
+  }
+
+  private stoppedLeading(): void {
+    this.metrics.leader.set(0);
+    this.queue.cancelDelayed();
+    this.reconciler.reset();
+    // Only the leader sends: a former leader stops retrying at once.
+    const outbox = this.outbox;
+    this.outbox = undefined;
+    if (outbox) this.outboxStopping = outbox.stop().catch(() => {});
+  }
+
+  private newSender(): AlertDispatcher {
+    const { config } = this;
+    return new AlertDispatcher({
+      rest: this.rest,
+      writer: this.writer,
+      defaultReceiver: config.slackWebhookUrl ? parseDefaultReceiver(config.slackWebhookUrl) : undefined,
+      clusterName: config.clusterName,
+      metrics: this.metrics,
+      logger: this.logger,
+    });
+  }
+
+  private checkinRouter(): ReturnType<typeof createCheckinRouter> {
+    return createCheckinRouter({
+      rest: this.rest,
+      writer: this.writer,
+      metrics: this.metrics,
+      logger: this.logger,
+      cronJobOf: this.reservations.cronJobOf.bind(this.reservations),
+      store: this.store,
+      reservations: { get: (namespace, name) => this.reservations.get(`${namespace}/${name}`) },
+      gotelApi: this.config.gotelApi,
+    });
   }
 
   /** Why this replica is not ready (for /readyz), or null. */
@@ -207,17 +203,19 @@ export class Operator {
   }
 
   async start(): Promise<void> {
-    const app = createApp({ metrics: this.parts.metrics, notReadyReason: () => this.notReadyReason(), routers: this.routers });
+    const app = createApp({ metrics: this.metrics, notReadyReason: () => this.notReadyReason(), routers: [this.checkinRouter()] });
     this.http = await listen(app, this.config.listen.host, this.config.listen.port);
-    this.parts.logger.info({ url: this.http.url, identity: this.config.identity, namespaces: this.config.namespaces }, 'operator listening');
-    for (const inf of this.informers) inf.start();
+    this.logger.info({ url: this.http.url, identity: this.config.identity, namespaces: this.config.namespaces }, 'operator listening');
+    this.jobWatcher.start();
+    for (const inf of [...this.reservations.informers, ...this.journalView.informers]) inf.start();
     await Promise.all(this.informers.map((i) => i.waitForSync()));
     this.elector.start();
-    for (const s of this.services) s.start();
-    // Safety net only: deadlines fire from timers; this catches anything a lost event left behind.
-    this.resyncTimer = setInterval(() => {
-      for (const r of this.allReservations()) this.queue.add(`${r.metadata.namespace}/${r.metadata.name}`);
-    }, this.config.resyncMs);
+    // The journal's Lease says this replica lives.
+    this.journal.start().catch((err: unknown) => this.logger.warn({ err: (err as Error).message }, 'check-in journal unavailable: check-ins wait for their status writes'));
+    // The leader folds the journal of a replica that died.
+    this.sweeper.start();
+    // Safety net only: deadlines fire from the queue's delayed adds; this catches anything a lost event left behind.
+    this.resyncTimer = setInterval(() => this.enqueueAll(), this.config.resyncMs);
     this.resyncTimer.unref();
   }
 
@@ -228,7 +226,6 @@ export class Operator {
     // message in flight. Only then is the Lease released, so the standby never sees a half-sent
     // entry as pending.
     await this.elector.stop(true, async () => {
-      this.wakeups.clear();
       await this.queue.drain();
       const outbox = this.outbox;
       this.outbox = undefined;
@@ -236,10 +233,13 @@ export class Operator {
     });
     await this.queue.drain();
     await this.outboxStopping;
-    // No new check-ins, then the services fold what was accepted (the check-in journal empties).
+    // No new check-ins, then what was accepted is folded (the check-in journal empties).
     await this.http?.close();
-    await Promise.all(this.services.map((s) => s.stop()));
+    await this.store.flush();
+    await this.journal.stop(this.store.unfolded === 0);
+    await this.sweeper.stop();
+    await this.jobWatcher.stop();
     await Promise.all(this.informers.map((i) => i.stop()));
-    this.parts.rest.close();
+    this.rest.close();
   }
 }

@@ -1,19 +1,17 @@
-// reconcile(key): cache -> evaluate -> status -> events -> alerts -> timer. Level-triggered: it
-// looks only at the object as it is now (and the clock), never at which event woke it, so a missed
-// event or a restart changes nothing. The status is written only when the judgement changed, and
-// the judgement is recomputed inside the write against the freshest object, so a check-in that
-// raced with this reconcile is never overwritten.
+// reconcile(key), the kubebuilder shape: read the cache, judge inside the status write, return when
+// to look again (`requeueAfterMs`, which the work queue schedules). Level-triggered: it looks only
+// at the object as it is now (and the clock), never at which event woke it, so a missed event or a
+// restart changes nothing. The judgement is made again inside the write against the freshest
+// object, so a check-in that raced with this reconcile is never overwritten; the status is written
+// only when the judgement changed it (docs/architecture.md, "The reconcile loop").
 import type { Logger } from 'pino';
-import type { Reservation, State } from '../api/reservation.ts';
-import { ALERT_DELIVERY, alertDeliveryCondition } from '../alerts/outbox.ts';
-import { foldCheckins, type FoldItem } from '../checkin/fold.ts';
-import type { ReservationStatus } from '../api/reservation.ts';
-import { canonical, evaluate, type Evaluation } from '../core/index.ts';
+import type { Reservation, ReservationStatus, State } from '../api/reservation.ts';
+import { FOLD_WAIT_MS, judge, type CronJobOf, type FoldItem, type JudgeInputs, type Judgement } from '../core/index.ts';
 import type { EventRecorder } from '../k8s/events.ts';
 import type { StatusWriter } from '../k8s/status-writer.ts';
+import type { HandlerResult } from '../k8s/work-queue.ts';
 import type { Metrics } from '../metrics.ts';
-import { jobRefProblem, resolveJobRefSchedule, withJobRefProblem, type CronJobLookup } from './job-ref.ts';
-import type { Wakeups } from './wakeups.ts';
+import type { Clock } from '../util/clock.ts';
 
 /** The part of the alert dispatcher the reconciler needs: hand it the stored object. */
 export interface OutboxSender {
@@ -26,14 +24,13 @@ export interface ReconcilerDeps {
   get: (key: string) => Reservation | undefined;
   writer: StatusWriter;
   events: EventRecorder;
-  wakeups: Wakeups;
   metrics: Metrics;
   logger: Logger;
-  now: () => Date;
+  clock: Clock;
   isLeader: () => boolean;
   /** When this replica's current leadership term began (epoch ms). */
   leaderSince: () => number;
-  cronJobs: CronJobLookup;
+  cronJobOf: CronJobOf;
   outbox?: OutboxSender;
   /** Check-ins acknowledged (in a replica's journal) but not yet folded into this status. */
   unfolded?: (key: string, status: ReservationStatus | undefined) => FoldItem[];
@@ -41,34 +38,7 @@ export interface ReconcilerDeps {
   foldWaitMs?: number;
 }
 
-/**
- * How long the judge waits, by default, for acknowledged check-ins that would change its verdict
- * to be folded: a live replica folds within 20 s; a dead one's are folded by the leader's sweep
- * once its shard Lease has been stale for twice its duration (the operator passes a wait derived
- * from --lease-duration). Past it something is wrong, and judging without them (they still count
- * once folded) beats staying silent.
- */
-export const FOLD_WAIT_MS = 60_000;
-/** How soon a verdict put off for unfolded check-ins is looked at again. */
-const DEFER_RETRY_MS = 1_000;
-
-/** The parts of a verdict that unfolded check-ins must not contradict: state and alert. */
-function verdictKey(e: Evaluation): string {
-  return canonical({ state: e.state, firing: e.status.alert?.firing ?? false, outbox: e.status.alert?.outbox?.length ?? 0 });
-}
-
 const ALERTING: ReadonlySet<State> = new Set(['Late', 'Missed', 'Overrun', 'Failed', 'TooFast', 'Invalid']);
-
-/** Adds the AlertDelivery condition the outbox implies (once there has been something to send). */
-function withDeliveryCondition(evaluation: Evaluation, r: Reservation, now: Date): Evaluation {
-  const status = evaluation.status;
-  const hasOutbox = (status.alert?.outbox?.length ?? 0) > 0 || status.conditions?.some((c) => c.type === ALERT_DELIVERY);
-  if (!hasOutbox) return evaluation;
-  const delivery = alertDeliveryCondition(status, now.getTime(), r.metadata.generation);
-  const conditions = [...(status.conditions ?? []).filter((c) => c.type !== ALERT_DELIVERY), delivery];
-  const next = { ...status, conditions };
-  return { ...evaluation, status: next, conditions, changed: canonical(next) !== canonical(r.status ?? {}) };
-}
 
 export class Reconciler {
   private readonly d: ReconcilerDeps;
@@ -81,11 +51,11 @@ export class Reconciler {
     this.d = deps;
   }
 
-  async reconcile(key: string): Promise<void> {
+  async reconcile(key: string): Promise<HandlerResult> {
     const started = process.hrtime.bigint();
     let result = 'ok';
     try {
-      await this.reconcileOnce(key);
+      return await this.reconcileOnce(key);
     } catch (err) {
       result = 'error';
       throw err;
@@ -101,64 +71,56 @@ export class Reconciler {
     this.d.metrics.reservations.reset();
   }
 
-  /** Forgets a key's timer and gauge entry (leadership lost, or the object is gone). */
-  forget(key: string): void {
-    this.d.wakeups.arm(key, null);
+  /** Forgets a key's gauge entry and announced Events (leadership lost, or the object is gone). */
+  private forget(key: string): void {
     this.announced.delete(key);
     this.setState(key, undefined);
   }
 
-  private async reconcileOnce(key: string): Promise<void> {
+  /** What the judge is told about `r` besides the clock: its CronJob, check-ins waiting in journals. */
+  private inputs(key: string, r: Reservation): JudgeInputs {
+    return { cronJob: this.d.cronJobOf(r), unfolded: this.d.unfolded?.(key, r.status) ?? [], foldWaitMs: this.d.foldWaitMs ?? FOLD_WAIT_MS };
+  }
+
+  private async reconcileOnce(key: string): Promise<HandlerResult> {
     const cached = this.d.get(key);
     if (!cached || !this.d.isLeader()) {
       this.forget(key);
       const [namespace, name] = key.split('/') as [string, string];
       if (!cached) this.d.outbox?.forget?.(namespace, name);
-      return;
+      return { requeueAfterMs: null };
     }
     const [namespace, name] = [cached.metadata.namespace!, cached.metadata.name];
-    const now = this.d.now();
-    // A Reservation that follows a CronJob judges by that CronJob's schedule and zone.
-    const judge = (r: Reservation): Evaluation => {
-      const evaluation = evaluate(resolveJobRefSchedule(r, this.d.cronJobs), now);
-      const problem = jobRefProblem(r, this.d.cronJobs);
-      return withDeliveryCondition(problem ? withJobRefProblem(evaluation, problem, r.status) : evaluation, r, now);
-    };
-
-    // A verdict that acknowledged check-ins not yet folded into status would contradict (a run
-    // "missed" that checked in through another replica's journal) is put off until they are.
-    const contradicted = (current: Reservation, evaluation: Evaluation): boolean => {
-      const items = this.d.unfolded?.(key, current.status).filter((i) => i.now <= now && now.getTime() - i.now.getTime() < (this.d.foldWaitMs ?? FOLD_WAIT_MS)) ?? [];
-      if (items.length === 0) return false;
-      const folded = foldCheckins(current, items, (r) => resolveJobRefSchedule(r, this.d.cronJobs)).status;
-      return folded !== null && verdictKey(judge({ ...current, status: folded })) !== verdictKey(evaluation);
-    };
-
-    let evaluation = judge(cached);
+    const now = this.d.clock();
+    let judgement = judge(cached, now, this.inputs(key, cached));
     let stored = cached;
     let stateBefore = cached.status?.state;
     let wrote = false;
-    let deferred = false;
-    if (evaluation.changed) {
+    if (judgement.status) {
       stored = await this.d.writer.update(namespace, name, (current) => {
         stateBefore = current.status?.state;
-        evaluation = judge(current);
-        deferred = evaluation.changed && contradicted(current, evaluation);
-        wrote = evaluation.changed && !deferred;
-        return wrote ? evaluation.status : null;
+        judgement = judge(current, now, this.inputs(key, current));
+        wrote = judgement.status !== null;
+        return judgement.status;
       });
     }
-    if (deferred) {
-      this.d.wakeups.arm(key, new Date(now.getTime() + DEFER_RETRY_MS));
-      this.d.logger.debug({ key, state: evaluation.state }, 'verdict put off: acknowledged check-ins are not folded yet');
-      return;
+    if (judgement.waiting) {
+      this.d.logger.debug({ key, state: judgement.state }, 'verdict put off: acknowledged check-ins are not folded yet');
+      return { requeueAfterMs: this.delayFrom(now, judgement) };
     }
-    this.setState(key, evaluation.state);
-    // Alerts and timers first: Events are for people reading kubectl, not on the alert's path.
+    this.setState(key, judgement.state);
+    // Alerts first: Events are for people reading kubectl, not on the alert's path.
     this.d.outbox?.sync(stored);
-    this.d.wakeups.arm(key, evaluation.nextWakeup);
-    await this.recordEvents(key, stored, wrote ? stateBefore : evaluation.state, evaluation);
-    this.d.logger.debug({ key, state: evaluation.state, nextWakeup: evaluation.nextWakeup?.toISOString() }, 'reconciled');
+    await this.recordEvents(key, stored, wrote ? stateBefore : judgement.state, judgement);
+    const requeueAfterMs = this.delayFrom(now, judgement);
+    this.d.logger.debug({ key, state: judgement.state, requeueAfterMs }, 'reconciled');
+    return { requeueAfterMs };
+  }
+
+  /** The judgement's wait, counted from `now` (the write and the Events took some of it already). */
+  private delayFrom(now: Date, judgement: Judgement): number | null {
+    if (judgement.requeueAfterMs === null) return null;
+    return Math.max(0, now.getTime() + judgement.requeueAfterMs - this.d.clock().getTime());
   }
 
   /**
@@ -166,7 +128,7 @@ export class Reconciler {
    * check-in. Entries created before this leadership term began were the previous leader's to
    * announce; a state change without an entry gets a plain Event.
    */
-  private async recordEvents(key: string, stored: Reservation, stateBefore: State | undefined, evaluation: Evaluation): Promise<void> {
+  private async recordEvents(key: string, stored: Reservation, stateBefore: State | undefined, judgement: Judgement): Promise<void> {
     const entries = stored.status?.alert?.outbox ?? [];
     let seen = this.announced.get(key);
     if (!seen) {
@@ -184,9 +146,9 @@ export class Reconciler {
       await this.d.events.record(stored, type, reason, e.message ?? `${e.kind} ${e.reason}`);
     }
     for (const id of seen) if (!entries.some((e) => e.id === id)) seen.delete(id);
-    const to = evaluation.state;
+    const to = judgement.state;
     if (stateBefore !== to && recorded === 0) {
-      const ready = evaluation.status.conditions?.find((c) => c.type === 'Ready');
+      const ready = judgement.evaluation?.status.conditions?.find((c) => c.type === 'Ready');
       const message = to === 'Invalid' ? (ready?.message ?? 'invalid spec') : `state ${stateBefore ?? 'new'} -> ${to}`;
       await this.d.events.record(stored, ALERTING.has(to) ? 'Warning' : 'Normal', to === 'Invalid' ? 'InvalidSpec' : to, message);
     }

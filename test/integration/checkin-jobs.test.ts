@@ -47,7 +47,7 @@ beforeAll(async () => {
   cronJobUid = cj.metadata.uid;
   await createReservation(rest, ns, 'nightly', { every: '24h', jobRef: { kind: 'CronJob', name: 'nightly' } });
   await createReservation(rest, ns, 'one-off', { every: '24h', jobRef: { kind: 'Job', name: 'migrate' } });
-  watcher = new JobWatcher({ rest, writer: new StatusWriter(rest), namespaces: [ns], resyncMs: 60_000 });
+  watcher = new JobWatcher({ rest, writer: new StatusWriter(rest), namespaces: [ns] });
   watcher.start();
   await watcher.waitForSync();
 });

@@ -13,7 +13,6 @@ import { microTime } from '../../src/k8s/leader-election.ts';
 import { KubeApiError, KubeRest } from '../../src/k8s/rest.ts';
 import { StatusWriter } from '../../src/k8s/status-writer.ts';
 import type { Operator } from '../../src/operator/operator.ts';
-import { operatorPlugins } from '../../src/operator/plugins.ts';
 import { createReservation, getReservation, startCheckinServer, type CheckinServer } from './checkin-helpers.ts';
 import { eventually, freshNamespace, kubeConfig } from './helpers.ts';
 import { events, startOperator } from './operator-harness.ts';
@@ -380,7 +379,7 @@ describe('the check-in journal in the operator', () => {
   });
 
   async function operator(ns: string, overrides = {}): Promise<Operator> {
-    const op = await startOperator(ns, overrides, operatorPlugins());
+    const op = await startOperator(ns, overrides);
     running.push(op);
     await eventually(() => Promise.resolve(op.isLeader), 15_000, 'leadership');
     return op;
@@ -408,7 +407,7 @@ describe('the check-in journal in the operator', () => {
     const time = deadline - 1000;
     await createLease(ns, shard, Date.now(), 300);
     await createBatch(ns, shard, [{ key: `${ns}/journaled`, seq: 1, time: new Date(time).toISOString(), input: { signal: 'success', runId: 'foreign-1', source: 'http' } }]);
-    await eventually(() => Promise.resolve(op.parts.journalView.unfolded(`${ns}/journaled`, undefined).length === 1), 10_000, 'the operator to see the batch');
+    await eventually(() => Promise.resolve(op.journalView.unfolded(`${ns}/journaled`, undefined).length === 1), 10_000, 'the operator to see the batch');
     // The setup is meaningful only if it was in place before the deadline.
     expect(Date.now()).toBeLessThan(time);
 
@@ -451,10 +450,10 @@ describe('the check-in journal in the operator', () => {
   it('folds every journaled check-in on a clean stop and leaves no batch and no Lease of its shard', async () => {
     const ns = await freshNamespace('journal-stop');
     const op = await operator(ns, { checkinStatusWritesPerSecond: 1 });
-    const shard = op.parts.shard;
+    const shard = op.shard;
     const names = ['stop-0', 'stop-1', 'stop-2', 'stop-3'];
     for (const name of names) await createReservation(admin, ns, name, { every: '1h', anonymous: true });
-    await eventually(() => Promise.resolve(names.every((n) => op.parts.reservations.get(`${ns}/${n}`))), 10_000, 'the operator to see the Reservations');
+    await eventually(() => Promise.resolve(names.every((n) => op.reservations.get(`${ns}/${n}`))), 10_000, 'the operator to see the Reservations');
 
     // The burst of status writes (50) is spent one check-in at a time; then check-ins are journaled.
     let warm = 0;

@@ -4,7 +4,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Reservation, ReservationSpec } from '../../src/api/reservation.ts';
 import { startSlackReceiver, type ReceiverAction, type SlackReceiver } from '../../src/dev/slack-receiver.ts';
 import type { Operator } from '../../src/operator/operator.ts';
-import { operatorPlugins } from '../../src/operator/plugins.ts';
 import { eventually, freshNamespace } from './helpers.ts';
 import { createReservation, events, getReservation, startOperator } from './operator-harness.ts';
 
@@ -24,7 +23,7 @@ async function setup(script: ReceiverAction[] = []): Promise<Setup> {
   const ns = await freshNamespace('alerts');
   const slack = await startSlackReceiver({ script });
   cleanups.push(() => slack.close());
-  const op = await startOperator(ns, { slackWebhookUrl: slack.url }, operatorPlugins());
+  const op = await startOperator(ns, { slackWebhookUrl: slack.url });
   cleanups.push(() => op.stop());
   await eventually(() => Promise.resolve(op.isLeader), 10_000, 'leadership');
   const checkin = (name: string, suffix = ''): Promise<Response> => fetch(`${op.url}/checkin/${ns}/${name}${suffix}`, { method: 'POST' });

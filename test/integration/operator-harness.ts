@@ -9,19 +9,19 @@ import { StatusWriter, reservationPath } from '../../src/k8s/status-writer.ts';
 import { silentLogger } from '../../src/log.ts';
 import { createMetrics } from '../../src/metrics.ts';
 import { toOperatorConfig, type OperatorConfig } from '../../src/operator/config.ts';
-import { Operator, type OperatorPlugins } from '../../src/operator/operator.ts';
+import { Operator } from '../../src/operator/operator.ts';
 import { kubeConfig } from './helpers.ts';
 
 export const rest = new KubeRest(kubeConfig());
 const writer = new StatusWriter(rest);
 
-export async function startOperator(namespace: string, overrides: Partial<OperatorConfig> = {}, plugins: OperatorPlugins = {}): Promise<Operator> {
+export async function startOperator(namespace: string, overrides: Partial<OperatorConfig> = {}): Promise<Operator> {
   const config: OperatorConfig = {
     ...toOperatorConfig({ listen: '127.0.0.1:0', namespaces: namespace, leaderElectionNamespace: namespace, leaseDuration: '2s', resync: '10m' }),
     identity: `op-${randomBytes(3).toString('hex')}`,
     ...overrides,
   };
-  const operator = new Operator(config, kubeConfig(), createMetrics({ defaultMetrics: false }), silentLogger, plugins);
+  const operator = new Operator(config, kubeConfig(), createMetrics({ defaultMetrics: false }), silentLogger);
   await operator.start();
   return operator;
 }

@@ -1,7 +1,8 @@
 // The keyed work queue: deduplicated, one handler per key at a time, re-run when changed during
 // handling, retried with backoff when the handler throws.
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { WorkQueue } from '../../../src/k8s/work-queue.ts';
+import { MAX_TIMER_MS } from '../../../src/util/timers.ts';
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {
   let resolve!: () => void;
@@ -49,5 +50,77 @@ describe('WorkQueue', () => {
     await done.promise;
     expect(attempts).toBe(3);
     await q.drain();
+  });
+});
+
+// Deadline wake-ups are the queue's delayed adds: one per key, replaced rather than duplicated,
+// clamped below setTimeout's 2^31-1 ms limit (a longer wait would otherwise fire at once).
+describe('WorkQueue.addAfter', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+    vi.setSystemTime(new Date('2026-11-29T00:00:00Z'));
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  const recording = (): { q: WorkQueue; handled: string[] } => {
+    const handled: string[] = [];
+    const q = new WorkQueue((key) => {
+      handled.push(key);
+      return Promise.resolve();
+    });
+    return { q, handled };
+  };
+
+  it('adds once at the delay, and a later addAfter of the same key moves it', async () => {
+    const { q, handled } = recording();
+    q.addAfter('a', 5_000);
+    q.addAfter('a', 8_000);
+    await vi.advanceTimersByTimeAsync(7_999);
+    expect(handled).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(handled).toEqual(['a']);
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(handled).toEqual(['a']);
+  });
+
+  it('adds at once for a delay in the past, and never for a cancelled key', async () => {
+    const { q, handled } = recording();
+    q.addAfter('late', -1_000);
+    q.addAfter('gone', 1_000);
+    q.cancelDelayed('gone');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(handled).toEqual(['late']);
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(handled).toEqual(['late']);
+    expect(q.delayedCount).toBe(0);
+  });
+
+  it('clamps a wait beyond ~24.8 days instead of firing immediately', async () => {
+    const { q, handled } = recording();
+    q.addAfter('yearly', 365 * 24 * 3600 * 1000);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(handled).toEqual([]);
+    await vi.advanceTimersByTimeAsync(MAX_TIMER_MS);
+    // Woken early, the reconcile asks again for the rest of the wait.
+    expect(handled).toEqual(['yearly']);
+  });
+
+  it('schedules the requeueAfterMs a handler returns, and a null result cancels the wait', async () => {
+    const handled: string[] = [];
+    const answers: (number | null)[] = [2_000, null];
+    const q = new WorkQueue((key) => {
+      handled.push(key);
+      return Promise.resolve({ requeueAfterMs: answers.shift() ?? null });
+    });
+    q.add('k');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(handled).toEqual(['k']);
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(handled).toEqual(['k', 'k']);
+    expect(q.delayedCount).toBe(0);
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(handled).toEqual(['k', 'k']);
   });
 });

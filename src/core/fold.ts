@@ -1,7 +1,6 @@
-// Folding check-ins into a Reservation's status: pure functions shared by the check-in store (its
-// own check-ins), the journal sweeper (check-ins of a replica that died) and the reconciler (a
-// view of acknowledged check-ins not yet folded, so it never judges a run Missed that has checked
-// in).
+// Folding check-ins into a Reservation's status, before it is judged: recording them in order and
+// keeping the journal marks that make a replayed check-in count once (docs/architecture.md, "The
+// check-in journal").
 //
 // Every check-in a replica accepts gets a sequence number in that replica's journal *shard* (one
 // shard per process). Status keeps, per shard, the highest sequence number folded into it (a
@@ -9,13 +8,11 @@
 // nothing twice. Only a shard's owner folds its check-ins while it lives, in sequence order, so
 // "every check-in up to the mark is in" holds.
 import { LIMITS, type Checkin, type JournalMark, type Reservation, type ReservationStatus } from '../api/reservation.ts';
-import { applyCheckinDetailed, evaluate, type CheckinInput } from '../core/index.ts';
-
-/** The Reservation as the judge sees it (the operator resolves a jobRef to its CronJob's schedule). */
-export type ResolveSpec = (reservation: Reservation) => Reservation;
+import { applyCheckinDetailed, type CheckinInput } from './checkin.ts';
 
 export interface FoldItem {
   shard: string;
+  /** Its sequence number in `shard`; 0 for a check-in that is not journaled. */
   seq: number;
   /** The server's time when the check-in arrived: its stored time. */
   now: Date;
@@ -28,6 +25,14 @@ export interface FoldOutcome {
   /** The same (runId, signal) had been stored before: nothing changed. */
   duplicate: boolean;
   checkin?: Checkin;
+}
+
+export interface Folded {
+  /** The status with every new check-in recorded; null when none was new. */
+  status: ReservationStatus | null;
+  outcomes: FoldOutcome[];
+  /** The arrival time of the last new check-in. */
+  last?: Date;
 }
 
 /** The highest sequence number of `shard` folded into `status` (0: none). */
@@ -44,39 +49,36 @@ export function raiseMark(marks: JournalMark[] | undefined, shard: string, seq: 
 }
 
 /**
- * Applies `items` in the given order to `current` and judges once (evaluate costs far more than
- * recording a check-in). Returns the new status (null when nothing changed) and each item's
- * outcome, in the items' order. Pure, unless `inPlace` says `current.status` is the caller's own
- * copy to change.
+ * Records `items` in the given order on `res` (each with the judging of the runs due before it,
+ * see applyCheckinDetailed) and raises the marks. With `inPlace`, `res.status` is the caller's own
+ * copy and is changed instead of cloned.
  */
-export function foldCheckins(
-  current: Reservation,
-  items: readonly FoldItem[],
-  resolve?: ResolveSpec,
-  options: { inPlace?: boolean } = {},
-): { status: ReservationStatus | null; outcomes: FoldOutcome[] } {
-  const effective = resolve ? resolve(current) : current;
-  let status = effective.status;
-  /** Whether `status` is our own copy, changed in place: after the first clone, or the caller's own (`inPlace`). */
-  let owned = options.inPlace === true && status !== undefined;
-  let changed = false;
+export function foldInto(res: Reservation, items: readonly FoldItem[], inPlace = false): Folded {
+  let status = res.status;
+  // Whether `status` is our own copy, changed in place: after the first clone, or the caller's own.
+  let owned = inPlace && status !== undefined;
   let last: Date | undefined;
   const highest = new Map<string, number>();
   const outcomes = items.map((item): FoldOutcome => {
-    if (item.seq > 0 && item.seq <= markOf(current.status, item.shard)) return { alreadyFolded: true, duplicate: false };
-    const result = applyCheckinDetailed({ ...effective, ...(status ? { status } : {}) }, item.input, item.now, { inPlace: owned });
+    if (item.seq > 0 && item.seq <= markOf(res.status, item.shard)) return { alreadyFolded: true, duplicate: false };
+    const result = applyCheckinDetailed({ ...res, ...(status ? { status } : {}) }, item.input, item.now, { inPlace: owned });
     owned ||= !result.duplicate;
     if (result.duplicate) return { alreadyFolded: false, duplicate: true, checkin: result.checkin };
     status = result.status;
-    changed = true;
     last = item.now;
     if (item.seq > 0) highest.set(item.shard, Math.max(item.seq, highest.get(item.shard) ?? 0));
     return { alreadyFolded: false, duplicate: false, checkin: result.checkin };
   });
-  if (!changed || !status) return { status: null, outcomes };
+  if (!last || !status) return { status: null, outcomes };
   let marks = status.journal;
-  for (const [shard, seq] of highest) marks = raiseMark(marks, shard, seq, last ?? new Date());
-  if (marks) status = { ...status, journal: marks };
-  if (!effective.spec?.schedule && !effective.spec?.every) return { status, outcomes };
-  return { status: evaluate({ ...effective, status }, last ?? new Date(), { inPlace: owned }).status, outcomes };
+  for (const [shard, seq] of highest) marks = raiseMark(marks, shard, seq, last);
+  if (marks) status.journal = marks;
+  return { status, outcomes, last };
+}
+
+/** When the latest of `items` arrived: the instant a batch of check-ins is judged at. */
+export function lastArrival(items: readonly FoldItem[]): Date {
+  let last = items[0]?.now ?? new Date(0);
+  for (const item of items) if (item.now > last) last = item.now;
+  return last;
 }

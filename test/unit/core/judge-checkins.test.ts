@@ -1,9 +1,11 @@
-// foldCheckins: a batch of check-ins for one Reservation, applied in order and judged once, with a
-// per-shard mark so a replayed check-in counts once.
+// judge() with check-ins arriving: a batch for one Reservation, applied in order and judged once,
+// with a per-shard mark so a replayed check-in counts once.
 import { describe, expect, it } from 'vitest';
 import { LIMITS, type Reservation } from '../../../src/api/reservation.ts';
-import { foldCheckins, markOf, raiseMark, type FoldItem } from '../../../src/checkin/fold.ts';
-import type { CheckinInput } from '../../../src/core/index.ts';
+import { judge, lastArrival, markOf, raiseMark, type CheckinInput, type FollowedCronJob, type FoldItem } from '../../../src/core/index.ts';
+
+/** The check-in path's call: the batch judged at its last arrival. */
+const foldCheckins = (r: Reservation, items: FoldItem[], cronJob?: FollowedCronJob) => judge(r, lastArrival(items), { checkins: items, ...(cronJob ? { cronJob } : {}) });
 
 const res = (spec: Reservation['spec']): Reservation => ({
   apiVersion: 'gotel.io/v1alpha1',
@@ -15,7 +17,7 @@ const at = (s: string) => new Date(`2026-01-01T00:${s}Z`);
 let seq = 0;
 const item = (input: CheckinInput, now: Date, shard = 'a1', n = ++seq): FoldItem => ({ shard, seq: n, now, input });
 
-describe('foldCheckins', () => {
+describe('judge with check-ins arriving', () => {
   it('records each in order, drops a repeated (runId, signal) within the batch, and judges the result', () => {
     const items = [
       item({ signal: 'start', runId: 'a' }, at('00:10')),
@@ -58,12 +60,12 @@ describe('foldCheckins', () => {
     expect(raiseMark(marks, `s${LIMITS.journalMarks + 3}`, 1, at('59:00')).find((m) => m.shard === `s${LIMITS.journalMarks + 3}`)!.seq).toBe(LIMITS.journalMarks + 3);
   });
 
-  it('records but does not judge a Reservation that follows a CronJob, unless given the effective spec', () => {
+  it('records but does not judge a Reservation that follows a CronJob, unless given that CronJob', () => {
     const follows = res({ jobRef: { kind: 'CronJob', name: 'c' } });
     const plain = foldCheckins(follows, [item({ signal: 'success' }, at('01:00'))]).status!;
     expect(plain.checkins).toBe(1);
     expect(plain.state).toBeUndefined();
-    const judged = foldCheckins(follows, [item({ signal: 'success' }, at('01:00'))], (r) => ({ ...r, spec: { ...r.spec, schedule: '*/5 * * * *' } })).status!;
+    const judged = foldCheckins(follows, [item({ signal: 'success' }, at('01:00'))], { schedule: '*/5 * * * *' }).status!;
     expect(judged.state).toBe('Healthy');
     expect(judged.journal).toHaveLength(1);
   });

@@ -1,0 +1,315 @@
+// The judging engine shared by evaluate() and applyCheckin(): which expected runs fell due,
+// which were missed, which runs overran, how the consecutive counters move, and when the alert
+// fires, repeats and resolves. Works on a draft of the status, in place.
+//
+// Counting rules (each bad or good run is counted exactly once):
+// - a completion check-in (success/fail/exit code) is a run: good, or bad (Failed, TooFast);
+// - an expected run whose deadline (expected + grace) passed with no start/success/fail check-in
+//   from `EARLY_MS` before it on is a bad run (Missed; Late when it checks in after the deadline);
+// - a run still running at start + maxRuntime is a bad run (Overrun), once;
+// - inside quiet periods (snooze, maintenance) expected runs are not judged and bad runs are not
+//   counted; good runs are. Nothing is alerted inside them.
+// Durable markers: status.judging.judgedThrough (expected runs), running[].overrun (overruns),
+// status.alert.firing / lastNotifiedTime (the alert).
+import type { AlertStatus, Outcome, OutboxEntry, Reservation, ReservationStatus, RunResult } from '../api/reservation.ts';
+import { LIMITS } from '../api/reservation.ts';
+import { pruneOutbox } from './delivery.ts';
+import { formatDuration } from './duration.ts';
+import { FUTURE_TOLERANCE_MS, MAX_JUDGED_PER_CALL, type Compiled } from './spec.ts';
+import { iso, ms } from './time.ts';
+
+export const BAD: ReadonlySet<Outcome> = new Set(['Failed', 'TooFast', 'Missed', 'Late', 'Overrun']);
+
+export interface BadEvent {
+  outcome: Outcome;
+  /** When it became bad: deadline, start + maxRuntime. */
+  time: number;
+  expectedTime?: number;
+  runId?: string;
+  startTime?: number;
+}
+
+/** Where the failure threshold was crossed in this call (alert reason and due time). */
+export interface Crossing {
+  outcome: Outcome;
+  dueTime: number;
+  message: string;
+}
+
+export interface Ctx {
+  res: Reservation;
+  c: Compiled;
+  st: ReservationStatus;
+  /** New outbox entries made in this call. */
+  entries: OutboxEntry[];
+  crossing?: Crossing;
+}
+
+export function since(st: ReservationStatus): number {
+  return ms(st.judging?.since) ?? 0;
+}
+
+/** Brings status.judging in line with the spec: a changed schedule starts expectations anew. */
+export function syncJudging(ctx: Ctx, now: number): void {
+  const { st, c, res } = ctx;
+  if (st.judging && st.judging.scheduleKey === c.key) return;
+  const created = ms(res.metadata?.creationTimestamp);
+  const start = st.judging ? now : (created ?? now);
+  st.judging = { scheduleKey: c.key, since: iso(start) };
+}
+
+/**
+ * The latest start/success/fail check-in time (the run evidence), as judged at `now`: stamps
+ * more than FUTURE_TOLERANCE_MS ahead are clock errors and ignored, smaller ones count as now.
+ */
+export function evidence(st: ReservationStatus, now: number): number | undefined {
+  let best: number | undefined;
+  for (const v of [st.lastStartTime, st.lastSuccessTime, st.lastFailureTime]) {
+    let t = ms(v);
+    if (t === undefined || t > now + FUTURE_TOLERANCE_MS) continue;
+    t = Math.min(t, now);
+    if (best === undefined || t > best) best = t;
+  }
+  return best;
+}
+
+/** Iterates expected runs strictly after `after` (and after `since`). */
+export function* slots(c: Compiled, st: ReservationStatus, after: number, ev: number | undefined): Generator<number> {
+  const s = since(st);
+  let t = Math.max(after, s);
+  if (c.schedule.kind === 'every') {
+    const base = Math.max(ev ?? -Infinity, s);
+    let x = c.schedule.slotAfter(base, Math.max(t, base));
+    for (;;) {
+      yield x;
+      x += c.schedule.periodMs;
+    }
+  }
+  for (;;) {
+    const x = c.schedule.nextMs(t);
+    if (x === null) return;
+    yield x;
+    t = x;
+  }
+}
+
+/** The latest expected run T with T + grace <= limit (after since), for skipping ahead. */
+function lastDueSlot(c: Compiled, st: ReservationStatus, limit: number, ev: number | undefined): number | null {
+  const x = limit - c.graceMs;
+  const s = since(st);
+  if (c.schedule.kind === 'every') {
+    const base = Math.max(ev ?? -Infinity, s);
+    if (x < base + c.schedule.periodMs) return null;
+    return base + Math.floor((x - base) / c.schedule.periodMs) * c.schedule.periodMs;
+  }
+  const t = c.schedule.previousMs(x + 1);
+  return t !== null && t > s ? t : null;
+}
+
+function marker(st: ReservationStatus): number {
+  return Math.max(ms(st.judging?.judgedThrough) ?? -Infinity, since(st));
+}
+
+function setMarker(st: ReservationStatus, t: number): void {
+  if (!st.judging) return;
+  const cur = ms(st.judging.judgedThrough);
+  if (cur === undefined || t > cur) st.judging.judgedThrough = iso(t);
+}
+
+/**
+ * Judges expected runs whose deadline is before `upTo` (at or before, when inclusive), and runs
+ * that overran by then. Returns the bad runs found, oldest first; counts nothing.
+ */
+export function judgeDue(ctx: Ctx, upTo: number, inclusive: boolean, ev: number | undefined): BadEvent[] {
+  const { c, st } = ctx;
+  const events: BadEvent[] = [];
+  if (c.suspend) return events;
+  const due = (d: number) => (inclusive ? d <= upTo : d < upTo);
+
+  let count = 0;
+  let from = marker(st);
+  outer: for (;;) {
+    for (const t of slots(c, st, from, ev)) {
+      const d = t + c.graceMs;
+      if (!due(d)) break outer;
+      if (++count > MAX_JUDGED_PER_CALL) {
+        // A long outage: skip to the last expected run that is due; the ones between are not
+        // counted one by one (the threshold was reached long ago).
+        const last = lastDueSlot(c, st, inclusive ? upTo : upTo - 1, ev);
+        if (last !== null && last > t) {
+          setMarker(st, last - 1);
+          from = last - 1;
+          count = -Infinity;
+          continue outer;
+        }
+      }
+      const q = c.quiet.at(t);
+      if (q) {
+        // Every expected run before the quiet period ends falls due inside it.
+        const end = c.quiet.endFrom(t);
+        const through = Math.min(end - 1, upTo - c.graceMs);
+        setMarker(st, Math.max(t, through));
+        from = Math.max(t, through);
+        continue outer;
+      }
+      setMarker(st, t);
+      if (c.quiet.overlaps(t, d)) continue;
+      if (ev !== undefined && ev > t - c.earlyMs) continue; // a check-in answered it
+      events.push({ outcome: 'Missed', time: d, expectedTime: t });
+    }
+    break;
+  }
+
+  if (c.maxRuntimeMs !== undefined) {
+    for (const r of st.running ?? []) {
+      if (r.overrun) continue;
+      const start = ms(r.startTime);
+      if (start === undefined) continue;
+      const at = c.quiet.endFrom(start + c.maxRuntimeMs);
+      if (!due(at)) continue;
+      r.overrun = true;
+      events.push({ outcome: 'Overrun', time: at, startTime: start, ...(r.runId !== undefined ? { runId: r.runId } : {}) });
+    }
+  }
+  return events.sort((a, b) => a.time - b.time);
+}
+
+function name(res: Reservation): string {
+  return `${res.metadata?.namespace ?? 'default'}/${res.metadata?.name ?? '?'}`;
+}
+
+export function describeBad(c: Compiled, e: BadEvent): string {
+  switch (e.outcome) {
+    case 'Missed':
+      return `missed: no check-in for the run expected at ${iso(e.expectedTime ?? e.time)} (deadline ${iso(e.time)})`;
+    case 'Overrun':
+      return `overrun: run ${e.runId ? `${e.runId} ` : ''}started at ${iso(e.startTime ?? 0)} is still running after maxRuntime ${formatDuration(c.maxRuntimeMs ?? 0)}`;
+    default:
+      return e.outcome;
+  }
+}
+
+/** Counts one bad run. */
+export function countBad(ctx: Ctx, ev: BadEvent, result: RunResult, message: string): void {
+  const { st, c } = ctx;
+  const before = st.consecutiveFailures ?? 0;
+  st.consecutiveFailures = before + 1;
+  st.consecutiveSuccesses = 0;
+  st.lastResult = result;
+  if (before < c.failureThreshold && before + 1 >= c.failureThreshold) {
+    ctx.crossing = { outcome: result.outcome, dueTime: ev.time, message };
+  }
+}
+
+/** Counts one good run. */
+export function countGood(ctx: Ctx): void {
+  const { st } = ctx;
+  st.consecutiveSuccesses = (st.consecutiveSuccesses ?? 0) + 1;
+  st.consecutiveFailures = 0;
+}
+
+/** Applies judged bad events (all outside quiet periods by construction). */
+export function applyBad(ctx: Ctx, events: BadEvent[]): void {
+  for (const e of events) {
+    const result: RunResult = {
+      outcome: e.outcome,
+      time: iso(e.time),
+      ...(e.expectedTime !== undefined ? { expectedTime: iso(e.expectedTime) } : {}),
+      ...(e.runId !== undefined ? { runId: e.runId } : {}),
+    };
+    countBad(ctx, e, result, describeBad(ctx.c, e));
+  }
+}
+
+function pushEntry(ctx: Ctx, entry: OutboxEntry): void {
+  const { st } = ctx;
+  const alert = (st.alert ??= { firing: false });
+  const outbox = (alert.outbox ??= []);
+  outbox.push(entry);
+  // Bounded by the CRD: the oldest delivered (or given up) entries go first.
+  if (outbox.length > LIMITS.outboxEntries) alert.outbox = pruneOutbox(outbox);
+  ctx.entries.push(entry);
+}
+
+function entryId(kind: string, now: number, reason: string): string {
+  return `${now.toString(36)}-${kind}-${reason}`;
+}
+
+/**
+ * Moves the alert: fires when the failure threshold is reached, resolves when the recovery
+ * threshold is, repeats when renotifyInterval has passed. Nothing moves inside quiet periods.
+ */
+export function updateAlert(ctx: Ctx, now: number): void {
+  const { st, c, res } = ctx;
+  if (c.suspend || c.quiet.at(now)) return;
+  const alert: AlertStatus = st.alert ?? { firing: false };
+  const cf = st.consecutiveFailures ?? 0;
+  const cs = st.consecutiveSuccesses ?? 0;
+  const lr = st.lastResult;
+  if (!alert.firing && cf >= c.failureThreshold) {
+    const cross = ctx.crossing;
+    const reason = cross?.outcome ?? (lr && BAD.has(lr.outcome) ? lr.outcome : 'Missed');
+    const dueTime = cross?.dueTime ?? ms(lr?.time) ?? now;
+    const detail = cross?.message ?? (lr ? `${lr.outcome} at ${lr.time}` : reason);
+    const entry: OutboxEntry = {
+      id: entryId('alert', now, reason),
+      kind: 'alert',
+      reason,
+      dueTime: iso(dueTime),
+      createdTime: iso(now),
+      message: `${name(res)} ${detail}${cf > 1 ? ` (${cf} bad runs in a row)` : ''}`,
+    };
+    st.alert = {
+      ...alert,
+      firing: true,
+      reason,
+      since: iso(dueTime),
+      lastNotifiedTime: iso(now),
+      notifications: 1,
+    };
+    delete st.alert.resolvedTime;
+    pushEntry(ctx, entry);
+    ctx.crossing = undefined;
+    return;
+  }
+  if (alert.firing && cs >= c.recoveryThreshold) {
+    const reason = alert.reason ?? 'Missed';
+    const entry: OutboxEntry = {
+      id: entryId('recovery', now, reason),
+      kind: 'recovery',
+      reason,
+      dueTime: lr?.time ?? iso(now),
+      createdTime: iso(now),
+      message: `${name(res)} recovered: ${cs} good run${cs > 1 ? 's' : ''} in a row (was ${reason} since ${alert.since ?? '?'})`,
+    };
+    st.alert = { ...alert, firing: false, resolvedTime: iso(now) };
+    pushEntry(ctx, entry);
+    return;
+  }
+  if (alert.firing && c.renotifyMs !== undefined) {
+    const last = ms(alert.lastNotifiedTime) ?? ms(alert.since) ?? now;
+    const due = c.quiet.endFrom(last + c.renotifyMs);
+    if (due <= now) {
+      const reason = lr && BAD.has(lr.outcome) ? lr.outcome : (alert.reason ?? 'Missed');
+      const n = (alert.notifications ?? 1) + 1;
+      const entry: OutboxEntry = {
+        id: entryId('renotify', now, reason),
+        kind: 'renotify',
+        reason,
+        dueTime: alert.since ?? iso(now),
+        createdTime: iso(now),
+        message: `${name(res)} still failing: ${reason} since ${alert.since ?? '?'} (${cf} bad run${cf === 1 ? '' : 's'} in a row; reminder ${n - 1})`,
+      };
+      st.alert = { ...alert, reason, lastNotifiedTime: iso(now), notifications: n };
+      pushEntry(ctx, entry);
+    }
+  }
+}
+
+/** When the alert next repeats, if it is firing and renotifyInterval is set. */
+export function renotifyDue(c: Compiled, st: ReservationStatus, now: number): number | undefined {
+  const alert = st.alert;
+  if (!alert?.firing || c.renotifyMs === undefined || c.suspend) return undefined;
+  const last = ms(alert.lastNotifiedTime) ?? ms(alert.since) ?? now;
+  return c.quiet.endFrom(last + c.renotifyMs);
+}
