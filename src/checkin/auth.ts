@@ -15,7 +15,6 @@ import type { Reservation } from '../api/reservation.ts';
 import { GROUP, PLURAL } from '../api/reservation.ts';
 import { KubeApiError, type KubeRest } from '../k8s/rest.ts';
 import { HttpError, fromKubeError } from './errors.ts';
-import { checkinFields } from './spec-fields.ts';
 
 export interface AuthOptions {
   /** How long a TokenReview / SubjectAccessReview answer is reused; default 30 s (denials 5 s). */
@@ -278,4 +277,16 @@ export class Authenticator {
     this.access.clear();
     this.secrets.clear();
   }
+}
+
+/** The key of spec.tokenSecretRef when it names none. */
+export const DEFAULT_TOKEN_KEY = 'token';
+
+/** The check-in related spec fields of a Reservation, defensively read (the object came from the API). */
+function checkinFields(res: Reservation): { anonymous: boolean; tokenSecretRef?: { name: string; key: string } } {
+  const { anonymous, tokenSecretRef: ref } = res.spec ?? {};
+  return {
+    anonymous: anonymous === true,
+    ...(ref && typeof ref.name === 'string' && ref.name ? { tokenSecretRef: { name: ref.name, key: typeof ref.key === 'string' && ref.key ? ref.key : DEFAULT_TOKEN_KEY } } : {}),
+  };
 }

@@ -8,7 +8,8 @@ import { silentLogger } from '../log.ts';
 import { KubeApiError, type KubeRest } from '../k8s/rest.ts';
 import type { StatusWriter } from '../k8s/status-writer.ts';
 import { judge, lastArrival, type CronJobOf, type FoldItem } from '../core/index.ts';
-import { configMapPath, leasePath } from './journal.ts';
+import { configMapPath } from './journal.ts';
+import { leasePath } from '../k8s/leader-election.ts';
 import type { JournalBatch, JournalView } from './journal-view.ts';
 
 export interface JournalSweeperDeps {

@@ -8,7 +8,8 @@ import type { ReservationStatus } from '../api/reservation.ts';
 import { Informer, type KubeObject } from '../k8s/informer.ts';
 import type { KubeRest } from '../k8s/rest.ts';
 import { markOf, type FoldItem } from '../core/index.ts';
-import { JOURNAL_DATA_KEY, JOURNAL_LABEL, configMapPath, leasePath, type JournalRecord } from './journal.ts';
+import { JOURNAL_DATA_KEY, JOURNAL_LABEL, configMapPath, type JournalRecord } from './journal.ts';
+import { leasePath } from '../k8s/leader-election.ts';
 
 interface JournalConfigMap extends KubeObject {
   metadata: KubeObject['metadata'] & { labels?: Record<string, string>; creationTimestamp?: string };

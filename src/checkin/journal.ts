@@ -15,7 +15,7 @@
 import type { Logger } from '../log.ts';
 import { silentLogger } from '../log.ts';
 import type { CheckinInput } from '../core/index.ts';
-import { microTime } from '../k8s/leader-election.ts';
+import { leasePath, microTime } from '../k8s/leader-election.ts';
 import { KubeApiError, type KubeRest } from '../k8s/rest.ts';
 
 export const JOURNAL_LABEL = 'gotel.io/checkin-journal';
@@ -44,9 +44,6 @@ export function configMapPath(namespace: string, name = ''): string {
   return `/api/v1/namespaces/${encodeURIComponent(namespace)}/configmaps${name ? `/${encodeURIComponent(name)}` : ''}`;
 }
 
-export function leasePath(namespace: string, name = ''): string {
-  return `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases${name ? `/${encodeURIComponent(name)}` : ''}`;
-}
 
 export interface ShardJournalOptions {
   /** GoTel's own namespace (where its leader Lease lives). */

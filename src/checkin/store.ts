@@ -21,6 +21,8 @@ import { judge, lastArrival, normalizeCheckin, type CheckinInput, type CronJobOf
 import { KubeApiError } from '../k8s/rest.ts';
 import { newer, type StatusWriter } from '../k8s/status-writer.ts';
 import type { ShardJournal } from './journal.ts';
+import { backoffDelay } from '../util/backoff.ts';
+import { TokenBucket } from '../util/token-bucket.ts';
 
 export interface StoredCheckin {
   /** The Reservation as stored after this check-in (or as it will be once its journal entry is folded). */
@@ -111,17 +113,18 @@ export class CheckinStore {
   private readonly keys = new Map<string, KeyState>();
   private readonly line: KeyState[] = [];
   private seq = 0;
-  private tokens: number;
-  private tokensAt = Date.now();
+  private readonly tokens: TokenBucket;
+  /** Set by flush(): every write goes at once. */
+  private unlimited: boolean;
   private readonly baseRate: number;
-  private readonly burst: number;
   private tokenTimer?: NodeJS.Timeout;
 
   constructor(options: CheckinStoreOptions) {
     this.o = options;
-    this.baseRate = options.journal ? (options.statusWritesPerSecond ?? 5) : Infinity;
-    this.burst = Math.max(1, options.statusWriteBurst ?? 50);
-    this.tokens = this.burst;
+    this.baseRate = options.statusWritesPerSecond ?? 5;
+    // Without a journal a check-in can only wait for its status write: no bucket.
+    this.unlimited = !options.journal;
+    this.tokens = new TokenBucket(Math.max(1, options.statusWriteBurst ?? 50), Date.now());
   }
 
   /** Writes per second now: the configured rate, or more when that would leave a Reservation unfolded past maxFoldLagMs. */
@@ -172,7 +175,7 @@ export class CheckinStore {
    */
   async flush(timeoutMs = 10_000): Promise<void> {
     const until = Date.now() + timeoutMs;
-    this.tokens = Infinity;
+    this.unlimited = true;
     // A timer armed at the old rate would hold the Reservations in line until it fires.
     clearTimeout(this.tokenTimer);
     this.tokenTimer = undefined;
@@ -197,18 +200,12 @@ export class CheckinStore {
   }
 
   private takeToken(): boolean {
-    if (!Number.isFinite(this.rate) || this.tokens === Infinity) return true;
-    const now = Date.now();
-    this.tokens = Math.min(this.burst, this.tokens + ((now - this.tokensAt) * this.rate) / 1000);
-    this.tokensAt = now;
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
-    return true;
+    return this.unlimited || this.tokens.take(Date.now(), this.rate);
   }
 
   private armTokenTimer(): void {
     if (this.tokenTimer || this.line.length === 0) return;
-    const waitMs = this.tokens === Infinity ? 0 : Math.max(1, Math.ceil(((1 - this.tokens) * 1000) / this.rate));
+    const waitMs = this.unlimited ? 0 : Math.max(1, Math.ceil(this.tokens.waitMs(this.rate)));
     this.tokenTimer = setTimeout(() => {
       this.tokenTimer = undefined;
       while (this.line.length > 0 && this.takeToken()) {
@@ -324,7 +321,7 @@ export class CheckinStore {
     k.pending.unshift(...keep);
     k.failures++;
     k.lastError = err instanceof Error ? err : new Error(String(err));
-    const delay = Math.min(this.o.maxRetryMs ?? 5_000, 100 * 2 ** Math.min(k.failures, 10));
+    const delay = backoffDelay(k.failures + 1, { initialMs: 100, maxMs: this.o.maxRetryMs ?? 5_000 });
     k.retryTimer = setTimeout(() => {
       k.retryTimer = undefined;
       this.pump(`${k.namespace}/${k.name}`, k);

@@ -21,11 +21,6 @@ export class KubeApiError extends Error {
   }
 }
 
-/** True when the apiserver could not be reached at all (as opposed to answering with an error). */
-export function isUnreachable(err: unknown): boolean {
-  return !(err instanceof KubeApiError) || err.code >= 500 || err.code === 429;
-}
-
 export interface RestRequest {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   path: string;

@@ -5,7 +5,8 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Reservation } from '../../src/api/reservation.ts';
-import { JOURNAL_DATA_KEY, JOURNAL_LABEL, ShardJournal, batchName, configMapPath, leaseName, leasePath, type JournalRecord } from '../../src/checkin/journal.ts';
+import { JOURNAL_DATA_KEY, JOURNAL_LABEL, ShardJournal, batchName, configMapPath, leaseName, type JournalRecord } from '../../src/checkin/journal.ts';
+import { leasePath } from '../../src/k8s/leader-election.ts';
 import { JournalSweeper, foldBatch } from '../../src/checkin/journal-sweeper.ts';
 import { JournalView, parseBatch } from '../../src/checkin/journal-view.ts';
 import { CheckinStore } from '../../src/checkin/store.ts';

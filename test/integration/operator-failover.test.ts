@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startSlackReceiver, type SlackReceiver } from '../../src/dev/slack-receiver.ts';
-import { JOURNAL_LABEL, configMapPath, leasePath as journalLeasePath } from '../../src/checkin/journal.ts';
+import { JOURNAL_LABEL, configMapPath } from '../../src/checkin/journal.ts';
 import { leasePath, type Lease } from '../../src/k8s/leader-election.ts';
 import { eventually, freshNamespace } from './helpers.ts';
 import { createReservation, getReservation, rest } from './operator-harness.ts';
@@ -81,7 +81,7 @@ async function freePort(): Promise<number> {
 async function journalObjects(namespace: string): Promise<{ batches: number; leaseHolders: string[] }> {
   const selector = `?labelSelector=${encodeURIComponent(JOURNAL_LABEL)}`;
   const batches = await rest.request<{ items: unknown[] }>({ method: 'GET', path: configMapPath(namespace) + selector });
-  const leases = await rest.request<{ items: Lease[] }>({ method: 'GET', path: journalLeasePath(namespace) + selector });
+  const leases = await rest.request<{ items: Lease[] }>({ method: 'GET', path: leasePath(namespace) + selector });
   return { batches: batches.items.length, leaseHolders: leases.items.map((l) => l.spec.holderIdentity ?? '') };
 }
 

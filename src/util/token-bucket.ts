@@ -1,0 +1,32 @@
+// A token bucket: `burst` tokens at most, refilled continuously at a rate given at each look (the
+// check-in store raises its rate while many Reservations wait). Time is passed in (epoch ms).
+export class TokenBucket {
+  private tokens: number;
+  private at: number;
+  private readonly burst: number;
+
+  constructor(burst: number, now: number) {
+    this.burst = burst;
+    this.tokens = burst;
+    this.at = now;
+  }
+
+  /** Takes one token if there is one, after refilling at `perSecond` since the last look. */
+  take(now: number, perSecond: number): boolean {
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.at) * perSecond) / 1000);
+    this.at = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+
+  /** Milliseconds until a token is there at `perSecond` (0: now). */
+  waitMs(perSecond: number): number {
+    return Math.max(0, ((1 - this.tokens) * 1000) / perSecond);
+  }
+
+  /** Whether it has been full for a while: refilled from empty by now, so it can be forgotten. */
+  idle(now: number, perSecond: number): boolean {
+    return now - this.at > (this.burst * 1000) / perSecond;
+  }
+}
