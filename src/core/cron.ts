@@ -1,6 +1,5 @@
 // Cron expressions exactly as the Kubernetes CronJob controller reads them (robfig/cron v3
-// ParseStandard, see docs in the README "Time and DST"), walked in a time zone with GoTel's DST
-// policy.
+// ParseStandard; README "Schedules"), walked in a time zone with GoTel's DST policy.
 //
 // - 5 fields (minute hour day-of-month month day-of-week) split on white space; each a list of
 //   elements `*`, `?`, N, N-M, each with an optional /step. `N/step` means N-max/step. Names

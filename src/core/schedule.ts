@@ -144,6 +144,17 @@ export function parseSchedule(spec: ScheduleSpec): CronSchedule | EverySchedule 
 }
 
 /**
+ * A CronJob's schedule and zone as its controller reads them. The controller passes a schedule
+ * that carries `TZ=` or `CRON_TZ=` (kept by CronJobs created before Kubernetes 1.27) as it is,
+ * so that zone wins over spec.timeZone; robfig takes the zone up to the first space.
+ */
+export function cronJobSchedule(schedule: string, timeZone?: string): { schedule: string; timeZone?: string } {
+  const m = /^(?:CRON_)?TZ=([^ ]*) (.*)$/s.exec(schedule);
+  if (!m) return timeZone === undefined ? { schedule } : { schedule, timeZone };
+  return { schedule: (m[2] ?? '').trim(), timeZone: m[1] ?? '' };
+}
+
+/**
  * `@every <Go duration>` as a schedule, which a CronJob takes too (robfig's ConstantDelaySchedule:
  * whole seconds, at least 1s, so `@every 500ms` is every second). A Reservation following such a
  * CronJob judges it as spec.every: a run is due one period after the last one.

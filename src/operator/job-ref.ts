@@ -2,7 +2,7 @@
 // CronJob's schedule and time zone. The reconciler judges this "effective" Reservation; when the
 // CronJob is missing, the Reservation is Invalid with a Ready condition that says so.
 import type { Reservation } from '../api/reservation.ts';
-import { canonical, type Evaluation } from '../core/index.ts';
+import { canonical, cronJobSchedule, type Evaluation } from '../core/index.ts';
 
 export interface CronJob {
   metadata: { name?: string; namespace?: string; uid?: string };
@@ -21,7 +21,9 @@ export function resolveJobRefSchedule(r: Reservation, cronJobs: CronJobLookup): 
   if (!followsCronJob(r)) return r;
   const cronJob = cronJobs.get(`${r.metadata.namespace}/${r.spec.jobRef!.name}`);
   if (!cronJob?.spec?.schedule) return r;
-  return { ...r, spec: { ...r.spec, schedule: cronJob.spec.schedule, timeZone: cronJob.spec.timeZone ?? r.spec.timeZone } };
+  // As the CronJob controller reads them: a TZ= prefix in the schedule wins over spec.timeZone.
+  const { schedule, timeZone } = cronJobSchedule(cronJob.spec.schedule, cronJob.spec.timeZone);
+  return { ...r, spec: { ...r.spec, schedule, timeZone: timeZone ?? r.spec.timeZone } };
 }
 
 /** The problem with a Reservation's jobRef that only the operator can see, if any. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseCronFields, parseSchedule, ScheduleError, type Schedule } from '../../../src/core/index.ts';
+import { cronJobSchedule, parseCronFields, parseSchedule, ScheduleError, type Schedule } from '../../../src/core/index.ts';
 
 const times = (s: Schedule, from: string, n: number) => s.upcoming(new Date(from), n).map((d) => d.toISOString().replace('.000Z', 'Z'));
 const cron = (schedule: string, timeZone = 'UTC') => parseSchedule({ schedule, timeZone });
@@ -114,6 +114,18 @@ describe('cron syntax, as a CronJob accepts it', () => {
     expect((err as ScheduleError).field).toBe('spec.schedule');
     expect((err as ScheduleError).reason).toBe('InvalidSchedule');
     expect((err as ScheduleError).message).toContain(message);
+  });
+});
+
+describe('a CronJob\'s schedule and zone, as its controller reads them', () => {
+  it.each([
+    [['0 2 * * *', 'Europe/Berlin'], { schedule: '0 2 * * *', timeZone: 'Europe/Berlin' }],
+    [['0 2 * * *', undefined], { schedule: '0 2 * * *' }],
+    // A TZ= prefix (kept by CronJobs older than Kubernetes 1.27) wins: the controller ignores spec.timeZone then.
+    [['TZ=Asia/Tokyo 0 2 * * *', 'Europe/Berlin'], { schedule: '0 2 * * *', timeZone: 'Asia/Tokyo' }],
+    [['CRON_TZ=UTC   @daily', undefined], { schedule: '@daily', timeZone: 'UTC' }],
+  ] as const)('%j', ([schedule, zone], expected) => {
+    expect(cronJobSchedule(schedule, zone)).toEqual(expected);
   });
 });
 
