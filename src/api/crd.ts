@@ -10,9 +10,9 @@ type Schema = Record<string, unknown>;
 export const DURATION_PATTERN = '^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$';
 /** An IANA zone name: `UTC`, `Europe/Berlin`, `America/Argentina/Buenos_Aires`, `Etc/GMT+5`. */
 export const TIME_ZONE_PATTERN = '^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9][A-Za-z0-9_+-]*)*$';
-/** Five cron fields (as a Kubernetes CronJob takes them) or one of the macros. */
+/** Five cron fields (as a Kubernetes CronJob takes them, `+` of Go's Atoi included) or one of the macros. */
 export const CRON_PATTERN =
-  '^\\s*(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|[0-9A-Za-z*/,?-]+\\s+[0-9A-Za-z*/,?-]+\\s+[0-9A-Za-z*/,?-]+\\s+[0-9A-Za-z*/,?-]+\\s+[0-9A-Za-z*/,?-]+)\\s*$';
+  '^\\s*(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|[0-9A-Za-z*/,?+-]+\\s+[0-9A-Za-z*/,?+-]+\\s+[0-9A-Za-z*/,?+-]+\\s+[0-9A-Za-z*/,?+-]+\\s+[0-9A-Za-z*/,?+-]+)\\s*$';
 const DNS_SUBDOMAIN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
 
 const celString = (s: string): string => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;

@@ -1,18 +1,23 @@
-// Cron expressions as a Kubernetes CronJob accepts them (robfig/cron v3 ParseStandard), expanded
-// by croner, walked in a time zone with GoTel's DST policy.
+// Cron expressions exactly as the Kubernetes CronJob controller reads them (robfig/cron v3
+// ParseStandard; README "Schedules"), walked in a time zone with GoTel's DST policy.
 //
-// - 5 fields (minute hour day-of-month month day-of-week), names (JAN, mon), ranges, steps,
-//   lists, `?` (= `*`), macros @yearly @annually @monthly @weekly @daily @midnight @hourly.
-//   Day-of-week is 0-6 (7 is refused, as the CronJob API refuses it); croner's extensions
-//   (L, W, #, seconds, years) are refused too.
-// - Day-of-month and day-of-week: a day matches when either matches if both are restricted, and
-//   when both match if either is unrestricted. A field is unrestricted when it starts with `*`
-//   or `?` (Vixie cron: so `*/2` too) or when robfig marks it so (an element that is a bare `*`
-//   or `*/1`). Where the two runners disagree (`*/2` with a restricted other field) the result
-//   is the days both start a run on: GoTel never expects a run one of them would skip.
+// - 5 fields (minute hour day-of-month month day-of-week) split on white space; each a list of
+//   elements `*`, `?`, N, N-M, each with an optional /step. `N/step` means N-max/step. Names
+//   (jan-dec, sun-sat) in any case in the month and day-of-week fields; day-of-week is 0-6 (7 is
+//   refused, as robfig refuses it). Numbers are Go's strconv.Atoi (`+5`, `05`), empty list
+//   elements are dropped (`1,,2`), and an element starting with `*` or `?` is the whole range
+//   whatever follows its hyphen (`*-5` is `*`): robfig reads them so, and a CronJob keeps them.
+// - Macros @yearly @annually @monthly @weekly @daily @midnight @hourly (case-sensitive). `@every`
+//   is a fixed period, not a calendar: parseSchedule (schedule.ts) takes it, not this parser.
+// - Day-of-month and day-of-week: when either field is unrestricted a day must match both, else
+//   either. A field is unrestricted ("star bit") when one of its elements starts with `*` or `?`
+//   and has no step above 1: `*/2` is restricted, so `0 0 */2 * MON` is odd days OR Mondays
+//   (robfig's rule, unlike Vixie cron's).
+// - Refused although robfig takes them: a TZ=/CRON_TZ= prefix (spec.timeZone says the zone, and
+//   the CronJob API refuses it too) and a schedule that can never fire (`0 0 30 2 *`), which the
+//   CronJob controller cannot run either.
 // - DST: a wall time that does not exist (spring forward) is not expected that day; a wall time
 //   that occurs twice (fall back) is expected once, at its first occurrence.
-import { CronPattern } from 'croner';
 import { ScheduleError } from './errors.ts';
 import { fromWall, offsetAt, wallMs } from './zone.ts';
 
@@ -53,6 +58,10 @@ const FIELDS: readonly FieldDef[] = [
   { name: 'day-of-week', min: 0, max: 6, names: { sun: 0, mon: 1, tue: 2, wed: 3, thu: 4, fri: 5, sat: 6 } },
 ];
 
+/** Go's strings.Fields splits on unicode.IsSpace: JavaScript's \s without U+FEFF, with U+0085. */
+const GO_SPACE = /[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+/;
+const INT64_MAX = 9_223_372_036_854_775_807n;
+
 export interface CronFields {
   minutes: number[];
   hours: number[];
@@ -62,88 +71,92 @@ export interface CronFields {
   months: number[];
   /** Weekdays, 0 = Sunday. */
   weekdays: number[];
-  /** Day-of-month unrestricted (see the header). */
+  /** Day-of-month unrestricted (robfig's star bit, see the header). */
   domStar: boolean;
   dowStar: boolean;
 }
 
-interface NormalizedField {
-  text: string;
-  vixieStar: boolean;
-  robfigStar: boolean;
+interface ParsedField {
+  values: number[];
+  star: boolean;
 }
 
-function normalizeField(raw: string, def: FieldDef, field: string): NormalizedField {
-  const fail = (why: string): never => {
+type Fail = (why: string) => never;
+
+/** strconv.Atoi, then robfig's "negative number" check. */
+function goInt(tok: string, fail: Fail): number {
+  if (!/^[+-]?\d+$/.test(tok)) return fail(`"${tok}" is not a number`);
+  const n = BigInt(tok);
+  if (n > INT64_MAX || n < -INT64_MAX - 1n) return fail(`"${tok}" is out of range`);
+  if (n < 0n) return fail(`negative number "${tok}"`);
+  return Number(n);
+}
+
+function valueOf(tok: string, def: FieldDef, fail: Fail): number {
+  // Go's strings.ToLower maps U+0130 (dotted I) to a plain i; JavaScript's adds a combining dot.
+  const named = def.names?.[tok.replace(/\u0130/g, 'i').toLowerCase()];
+  if (named !== undefined) return named;
+  if (/^[+-]?\d+$/.test(tok)) return goInt(tok, fail);
+  if (/^(\d*[LW#]\d*)+$/i.test(tok) && (def.name === 'day-of-week' || def.name === 'day-of-month')) {
+    return fail(`"${tok}" is not supported by the CronJob controller (no L, W or #)`);
+  }
+  if (/^[a-z]+$/i.test(tok)) return fail(def.names ? `unknown name "${tok}"` : `names are not allowed here ("${tok}")`);
+  return fail(`"${tok}" is not a number`);
+}
+
+/** One list element, as robfig's getRange reads it: its values, and whether it sets the star bit. */
+function parseElement(el: string, def: FieldDef, fail: Fail, out: Set<number>): boolean {
+  const slash = el.split('/');
+  if (slash.length > 2) fail(`too many slashes in "${el}"`);
+  const dash = (slash[0] ?? '').split('-');
+  let lo: number;
+  let hi: number;
+  let star = false;
+  if (dash[0] === '*' || dash[0] === '?') {
+    [lo, hi, star] = [def.min, def.max, true];
+  } else {
+    if (dash.length > 2) fail(`too many hyphens in "${el}"`);
+    lo = valueOf(dash[0] ?? '', def, fail);
+    hi = dash.length === 2 ? valueOf(dash[1] ?? '', def, fail) : lo;
+  }
+  let step = 1;
+  if (slash.length === 2) {
+    step = goInt(slash[1] ?? '', fail);
+    if (dash.length === 1) hi = def.max; // "N/step" means "N-max/step"
+    if (step > 1) star = false;
+  }
+  if (lo < def.min) fail(`${lo} is out of range ${def.min}-${def.max}`);
+  if (hi > def.max) fail(`${hi} is out of range ${def.min}-${def.max}`);
+  if (lo > hi) fail(`range start ${lo} is beyond its end ${hi}`);
+  if (step === 0) fail('step must be a positive number');
+  for (let v = lo; v <= hi; v += step) out.add(v);
+  return star;
+}
+
+function parseField(raw: string, def: FieldDef, field: string): ParsedField {
+  const fail: Fail = (why) => {
     throw new ScheduleError(field, 'InvalidSchedule', `${def.name} field "${raw}": ${why}`);
   };
-  const value = (tok: string): number => {
-    if (/^\d+$/.test(tok)) return Number(tok);
-    const named = def.names?.[tok.toLowerCase()];
-    if (named !== undefined) return named;
-    if (/^(\d*[LW#]\d*)+$/i.test(tok) && (def.name === 'day-of-week' || def.name === 'day-of-month')) {
-      return fail(`"${tok}" is not supported by the CronJob controller (no L, W or #)`);
-    }
-    if (/^[a-z]+$/i.test(tok)) {
-      return fail(def.names ? `unknown name "${tok}"` : `names are not allowed here ("${tok}")`);
-    }
-    return fail(`"${tok}" is not a number`);
-  };
-  let robfigStar = false;
-  const out: string[] = [];
-  for (const el of raw.split(',')) {
-    if (el === '') fail('empty list element');
-    const slash = el.split('/');
-    if (slash.length > 2) fail(`too many slashes in "${el}"`);
-    const [base = '', stepText] = slash;
-    let step = 1;
-    if (stepText !== undefined) {
-      if (!/^\d+$/.test(stepText)) fail(`step "${stepText}" is not a number`);
-      step = Number(stepText);
-      if (step === 0) fail('step must be a positive number');
-    }
-    let lo: number;
-    let hi: number;
-    if (base === '*' || base === '?') {
-      lo = def.min;
-      hi = def.max;
-      if (step <= 1) robfigStar = true;
-    } else {
-      const dash = base.split('-');
-      if (dash.length > 2) fail(`too many hyphens in "${el}"`);
-      lo = value(dash[0] ?? '');
-      hi = dash.length === 2 ? value(dash[1] ?? '') : stepText !== undefined ? def.max : lo;
-      if (lo < def.min || lo > def.max) fail(`${lo} is out of range ${def.min}-${def.max}`);
-      if (hi < def.min || hi > def.max) fail(`${hi} is out of range ${def.min}-${def.max}`);
-      if (lo > hi) fail(`range start ${lo} is beyond its end ${hi}`);
-    }
-    if (step > hi - lo) out.push(String(lo));
-    else if (step === 1) out.push(lo === hi ? String(lo) : `${lo}-${hi}`);
-    else out.push(`${lo}-${hi}/${step}`);
-  }
-  return { text: out.join(','), vixieStar: raw.startsWith('*') || raw.startsWith('?'), robfigStar };
+  const values = new Set<number>();
+  let star = false;
+  // Empty elements are dropped, as strings.FieldsFunc drops them; the star bits are OR-ed.
+  for (const el of raw.split(',').filter((e) => e !== '')) star = parseElement(el, def, fail, values) || star;
+  return { values: [...values].sort((a, b) => a - b), star };
 }
 
-function onIndexes(bits: readonly number[], offset: number): number[] {
-  const out: number[] = [];
-  bits.forEach((v, i) => {
-    if (v) out.push(i + offset);
-  });
-  return out;
-}
-
-/** Parses a CronJob schedule; throws ScheduleError naming the problem. */
-export function parseCronFields(expression: string, field = 'spec.schedule'): CronFields {
+/** The five fields of an expression (a macro expanded); throws on anything robfig refuses. */
+function splitFields(expression: string, field: string): string[] {
   if (typeof expression !== 'string' || expression.trim() === '') {
     throw new ScheduleError(field, 'InvalidSchedule', 'empty schedule');
   }
+  // Surrounding white space is forgiven (robfig refuses it around a macro; harmless here).
   let expr = expression.trim();
   if (/^(CRON_)?TZ=/.test(expr)) {
     throw new ScheduleError(field, 'InvalidSchedule', `"${expression}": set the zone in spec.timeZone, not in the schedule`);
   }
   if (expr.startsWith('@')) {
-    if (expr.startsWith('@every')) {
-      throw new ScheduleError(field, 'InvalidSchedule', `"${expression}": use spec.every for a fixed period`);
+    if (expr.startsWith('@every ')) {
+      throw new ScheduleError(field, 'InvalidSchedule', `"${expression}": a fixed period is not a calendar; use spec.every`);
     }
     const macro = MACROS[expr];
     if (macro === undefined) {
@@ -151,41 +164,46 @@ export function parseCronFields(expression: string, field = 'spec.schedule'): Cr
     }
     expr = macro;
   }
-  const parts = expr.split(/\s+/);
+  const parts = expr.split(GO_SPACE);
   if (parts.length !== 5) {
     throw new ScheduleError(field, 'InvalidSchedule', `"${expression}" has ${parts.length} fields, expected 5 (minute hour day-of-month month day-of-week)`);
   }
-  const norm = parts.map((p, i) => normalizeField(p, FIELDS[i] as FieldDef, field));
-  let pattern: CronPattern;
-  try {
-    pattern = new CronPattern(norm.map((n) => n.text).join(' '), undefined, { mode: '5-part' });
-  } catch (e) {
-    throw new ScheduleError(field, 'InvalidSchedule', `"${expression}": ${(e as Error).message.replace(/^CronPattern: /, '')}`);
-  }
-  const dom = norm[2] as NormalizedField;
-  const dow = norm[4] as NormalizedField;
+  return parts;
+}
+
+/** Parses a CronJob schedule; throws ScheduleError naming the problem. */
+export function parseCronFields(expression: string, field = 'spec.schedule'): CronFields {
+  const [minute, hour, dom, month, dow] = splitFields(expression, field).map((p, i) => parseField(p, FIELDS[i] as FieldDef, field)) as [
+    ParsedField,
+    ParsedField,
+    ParsedField,
+    ParsedField,
+    ParsedField,
+  ];
   const fields: CronFields = {
-    minutes: onIndexes(pattern.minute, 0),
-    hours: onIndexes(pattern.hour, 0),
-    days: onIndexes(pattern.day, 1),
-    months: onIndexes(pattern.month, 1),
-    weekdays: onIndexes(pattern.dayOfWeek, 0).map((d) => d % 7),
-    domStar: dom.vixieStar || dom.robfigStar,
-    dowStar: dow.vixieStar || dow.robfigStar,
+    minutes: minute.values,
+    hours: hour.values,
+    days: dom.values,
+    months: month.values,
+    weekdays: dow.values,
+    domStar: dom.star,
+    dowStar: dow.star,
   };
-  fields.weekdays = [...new Set(fields.weekdays)].sort((a, b) => a - b);
-  if (!firesEver(fields)) {
-    throw new ScheduleError(field, 'InvalidSchedule', `"${expression}" never fires: no month has that day`);
-  }
+  const never = neverFires(fields);
+  if (never) throw new ScheduleError(field, 'InvalidSchedule', `"${expression}" never fires: ${never}`);
   return fields;
 }
 
 const MAX_DAYS = [0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
-function firesEver(f: CronFields): boolean {
-  const needsDom = f.domStar || f.dowStar; // AND: the day of the month must exist
-  if (!needsDom && f.weekdays.length > 0) return true;
-  return f.months.some((m) => f.days.some((d) => d <= (MAX_DAYS[m] ?? 0)));
+/** Why a schedule can never fire, or undefined. A star field holds every value. */
+function neverFires(f: CronFields): string | undefined {
+  for (const [name, values] of [['minute', f.minutes], ['hour', f.hours], ['month', f.months]] as const) {
+    if (values.length === 0) return `the ${name} field has no values`;
+  }
+  const dayExists = f.months.some((m) => f.days.some((d) => d <= (MAX_DAYS[m] ?? 0)));
+  if (f.domStar || f.dowStar) return dayExists && f.weekdays.length > 0 ? undefined : 'no month has that day';
+  return dayExists || f.weekdays.length > 0 ? undefined : 'no day matches';
 }
 
 /** A parsed cron schedule in a zone. Instants are ms since the epoch. */

@@ -3,7 +3,7 @@ export { ScheduleError, type SpecErrorReason } from './errors.ts';
 export { parseDuration, formatDuration, humanizeDuration } from './duration.ts';
 export { checkTimeZone, offsetAt, toWall, fromWall, formatOffset, type WallTime } from './zone.ts';
 export { parseCronFields, MACROS, type CronFields } from './cron.ts';
-export { parseSchedule, CronSchedule, EverySchedule, type Schedule, type ScheduleSpec } from './schedule.ts';
+export { parseSchedule, cronJobSchedule, CronSchedule, EverySchedule, type Schedule, type ScheduleSpec } from './schedule.ts';
 export { QuietCalendar, parseInstant } from './quiet.ts';
 export { compileSpec, DEFAULTS, EARLY_MS, FUTURE_TOLERANCE_MS, MAX_JUDGED_PER_CALL, type Compiled } from './spec.ts';
 export { evaluate, canonical, type Evaluation, type EvaluateOptions, type Transition } from './evaluate.ts';

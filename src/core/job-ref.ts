@@ -4,6 +4,7 @@
 // condition that says why (CronJobNotFound).
 import type { Reservation } from '../api/reservation.ts';
 import { ScheduleError } from './errors.ts';
+import { cronJobSchedule } from './schedule.ts';
 
 /** The followed CronJob as the shell sees it: its schedule and time zone. */
 export interface FollowedCronJob {
@@ -28,7 +29,9 @@ export function effectiveReservation(r: Reservation, cronJob: FollowedCronJob | 
   const ref = `${r.metadata.namespace}/${r.spec.jobRef!.name}`;
   if (!cronJob) return { reservation: r, problem: new ScheduleError('spec.jobRef', 'CronJobNotFound', `CronJob ${ref} not found; create it or set spec.schedule`) };
   if (!cronJob.schedule) return { reservation: r, problem: new ScheduleError('spec.jobRef', 'CronJobNotFound', `CronJob ${ref} has no schedule`) };
-  return { reservation: { ...r, spec: { ...r.spec, schedule: cronJob.schedule, timeZone: cronJob.timeZone ?? r.spec.timeZone } } };
+  // As the CronJob controller reads them: a TZ= prefix in the schedule wins over its timeZone.
+  const { schedule, timeZone } = cronJobSchedule(cronJob.schedule, cronJob.timeZone);
+  return { reservation: { ...r, spec: { ...r.spec, schedule, timeZone: timeZone ?? r.spec.timeZone } } };
 }
 
 /** How the shell tells the judge which CronJob a Reservation follows (see effectiveReservation). */

@@ -1,5 +1,6 @@
-// Schedules: a cron expression in a time zone, or a fixed period (`every`). One interface, with
-// Date in and out for callers; the judging code uses the millisecond forms.
+// Schedules: a cron expression in a time zone, or a fixed period (`every`, or a schedule's
+// `@every`). One interface, with Date in and out for callers; the judging code uses the
+// millisecond forms.
 import { CronTimes, parseCronFields } from './cron.ts';
 import { parseDuration, formatDuration } from './duration.ts';
 import { ScheduleError } from './errors.ts';
@@ -137,7 +138,36 @@ export function parseSchedule(spec: ScheduleSpec): CronSchedule | EverySchedule 
   if (!hasSchedule && !hasEvery) {
     throw new ScheduleError('spec', 'InvalidSpec', 'set spec.schedule (a cron expression) or spec.every (a period such as 5m)');
   }
-  if (hasSchedule) return new CronSchedule(spec.schedule as string, zone);
+  if (hasSchedule) return everyDescriptor(spec.schedule as string, zone) ?? new CronSchedule(spec.schedule as string, zone);
   checkTimeZone(zone);
   return new EverySchedule(spec.every as string, zone);
+}
+
+/**
+ * A CronJob's schedule and zone as its controller reads them. The controller passes a schedule
+ * that carries `TZ=` or `CRON_TZ=` (kept by CronJobs created before Kubernetes 1.27) as it is,
+ * so that zone wins over spec.timeZone; robfig takes the zone up to the first space.
+ */
+export function cronJobSchedule(schedule: string, timeZone?: string): { schedule: string; timeZone?: string } {
+  const m = /^(?:CRON_)?TZ=([^ ]*) (.*)$/s.exec(schedule);
+  if (!m) return timeZone === undefined ? { schedule } : { schedule, timeZone };
+  return { schedule: (m[2] ?? '').trim(), timeZone: m[1] ?? '' };
+}
+
+/**
+ * `@every <Go duration>` as a schedule, which a CronJob takes too (robfig's ConstantDelaySchedule:
+ * whole seconds, at least 1s, so `@every 500ms` is every second). A Reservation following such a
+ * CronJob judges it as spec.every: a run is due one period after the last one.
+ */
+function everyDescriptor(schedule: string, zone: string): EverySchedule | undefined {
+  const m = /^@every (.*)$/s.exec(schedule.trim());
+  if (!m) return undefined;
+  const text = m[1] ?? '';
+  // Go's time.ParseDuration takes no white space ("@every  5m" is refused); parseDuration would.
+  if (text.trim() !== text || text === '') {
+    throw new ScheduleError('spec.schedule', 'InvalidDuration', `"${schedule}": @every takes one Go duration such as 5m or 1h30m`);
+  }
+  const ms = parseDuration(text, 'spec.schedule');
+  checkTimeZone(zone);
+  return new EverySchedule(formatDuration(Math.max(1000, Math.trunc(ms / 1000) * 1000)), zone, 'spec.schedule');
 }

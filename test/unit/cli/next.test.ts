@@ -13,7 +13,8 @@ function gotel(...args: string[]) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-describe('gotel next', () => {
+// Each case starts Node (seconds on a loaded machine), some twice: more than the default 5 s.
+describe('gotel next', { timeout: 60_000 }, () => {
   it('--output rfc3339 prints one UTC instant a line and nothing else (spring forward in Berlin)', () => {
     const r = gotel('--schedule', '30 2 * * *', '--time-zone', 'Europe/Berlin', '--from', '2026-03-27T12:00:00Z', '-n', '2', '--output', 'rfc3339');
     expect(r).toEqual({ code: 0, stdout: '2026-03-28T01:30:00Z\n2026-03-30T00:30:00Z\n', stderr: '' });
@@ -37,6 +38,21 @@ describe('gotel next', () => {
     expect(lines).toHaveLength(7);
     expect(lines[2]).toMatch(/^1\s+Thu 2026-01-01 05:50:00 \+05:45\s+2026-01-01T00:05:00Z\s+\+5m$/);
     expect(lines[6]).toMatch(/^5\s+Thu 2026-01-01 06:10:00 \+05:45\s+2026-01-01T00:25:00Z\s+\+25m$/);
+  });
+
+  it('prints the CronJob controller\'s times for a stepped day-of-month with a weekday list', () => {
+    // robfig/cron v3 (TZ=Europe/Berlin): a step above 1 makes day-of-month restricted, so a day
+    // matches when it is odd OR a Monday or Friday (Vixie cron would take odd Mondays/Fridays).
+    const r = gotel('--schedule', '0 9 */2 * MON,FRI', '--time-zone', 'Europe/Berlin', '--from', '2026-06-01T00:00:00Z', '-n', '6', '--output', 'rfc3339');
+    expect(r).toEqual({
+      code: 0,
+      stdout: ['2026-06-01T07:00:00Z', '2026-06-03T07:00:00Z', '2026-06-05T07:00:00Z', '2026-06-07T07:00:00Z', '2026-06-08T07:00:00Z', '2026-06-09T07:00:00Z', ''].join('\n'),
+      stderr: '',
+    });
+  });
+
+  it('--schedule "@every 90m" (a CronJob takes it) previews a fixed period', () => {
+    expect(gotel('--schedule', '@every 90m', '--from', '2026-01-01T00:00:00Z', '-n', '2', '--output', 'rfc3339').stdout).toBe('2026-01-01T01:30:00Z\n2026-01-01T03:00:00Z\n');
   });
 
   it('--every previews a fixed period', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseCronFields, parseSchedule, ScheduleError, type Schedule } from '../../../src/core/index.ts';
+import { cronJobSchedule, parseCronFields, parseSchedule, ScheduleError, type Schedule } from '../../../src/core/index.ts';
 
 const times = (s: Schedule, from: string, n: number) => s.upcoming(new Date(from), n).map((d) => d.toISOString().replace('.000Z', 'Z'));
 const cron = (schedule: string, timeZone = 'UTC') => parseSchedule({ schedule, timeZone });
@@ -59,9 +59,18 @@ describe('cron syntax, as a CronJob accepts it', () => {
     ['*/60 * * * *', '2026-05-01T10:00:00Z', ['2026-05-01T11:00:00Z']], // a step past the range: its start only
     // Both days restricted: either matches (13th or Friday).
     ['0 0 13 * FRI', '2026-02-01T00:00:00Z', ['2026-02-06T00:00:00Z', '2026-02-13T00:00:00Z', '2026-02-20T00:00:00Z']],
-    // A field starting with * is unrestricted, so both must match: odd days that are Mondays.
-    ['0 0 */2 * 1', '2026-05-01T00:00:00Z', ['2026-05-11T00:00:00Z', '2026-05-25T00:00:00Z', '2026-06-01T00:00:00Z']],
-    ['0 0 1 * */2', '2026-05-01T00:00:00Z', ['2026-08-01T00:00:00Z', '2026-09-01T00:00:00Z']], // a 1st on Sun/Tue/Thu/Sat
+    // A step above 1 makes a day field restricted (robfig's star bit), so either matches: odd
+    // days or Mondays (Vixie cron would take odd days that are Mondays).
+    ['0 0 */2 * 1', '2026-05-01T00:00:00Z', ['2026-05-03T00:00:00Z', '2026-05-04T00:00:00Z', '2026-05-05T00:00:00Z', '2026-05-07T00:00:00Z']],
+    ['0 0 1 * */2', '2026-05-01T00:00:00Z', ['2026-05-02T00:00:00Z', '2026-05-03T00:00:00Z', '2026-05-05T00:00:00Z']], // the 1st or Sun/Tue/Thu/Sat
+    // `*/1` (or a `*` anywhere in the list) is unrestricted: both must match, Mondays only.
+    ['0 0 */1 * 1', '2026-05-01T00:00:00Z', ['2026-05-04T00:00:00Z', '2026-05-11T00:00:00Z']],
+    ['0 0 1,* * 1', '2026-05-01T00:00:00Z', ['2026-05-04T00:00:00Z']],
+    // What robfig's parser lets through, read as it reads it.
+    ['0 0 *-5 * MON', '2026-05-01T00:00:00Z', ['2026-05-04T00:00:00Z']], // `*` ignores its hyphen part
+    ['1,,2 +5 * * *', '2026-05-01T00:00:00Z', ['2026-05-01T05:01:00Z', '2026-05-01T05:02:00Z']], // empty elements dropped, Atoi's sign
+    ['0 0 , * 1', '2026-05-01T00:00:00Z', ['2026-05-04T00:00:00Z']], // no day of the month: Mondays
+    ['0\t0  1 jAn *', '2026-05-01T00:00:00Z', ['2027-01-01T00:00:00Z']],
     ['0 0 29 2 *', '2026-01-01T00:00:00Z', ['2028-02-29T00:00:00Z']],
   ])('%s from %s', (expr, from, expected) => {
     expect(times(cron(expr), from, expected.length)).toEqual(expected);
@@ -86,8 +95,14 @@ describe('cron syntax, as a CronJob accepts it', () => {
     ['@DAILY', 'unknown macro "@DAILY"'],
     ['@every 5m', 'use spec.every'],
     ['TZ=UTC 0 0 * * *', 'set the zone in spec.timeZone'],
-    ['0 0 30 2 *', 'never fires'],
+    ['0 0 30 2 *', 'never fires: no month has that day'],
+    [', * * * *', 'never fires: the minute field has no values'],
+    ['0 0 , * *', 'never fires: no month has that day'],
     ['1-2-3 * * * *', 'too many hyphens'],
+    ['1/2/3 * * * *', 'too many slashes'],
+    ['*/-1 * * * *', 'negative number "-1"'],
+    ['99999999999999999999 * * * *', '"99999999999999999999" is out of range'],
+    ['0 0 * 1/JAN *', '"JAN" is not a number'],
   ])('refuses %j: %s', (expr, message) => {
     let err: unknown;
     try {
@@ -99,6 +114,18 @@ describe('cron syntax, as a CronJob accepts it', () => {
     expect((err as ScheduleError).field).toBe('spec.schedule');
     expect((err as ScheduleError).reason).toBe('InvalidSchedule');
     expect((err as ScheduleError).message).toContain(message);
+  });
+});
+
+describe('a CronJob\'s schedule and zone, as its controller reads them', () => {
+  it.each([
+    [['0 2 * * *', 'Europe/Berlin'], { schedule: '0 2 * * *', timeZone: 'Europe/Berlin' }],
+    [['0 2 * * *', undefined], { schedule: '0 2 * * *' }],
+    // A TZ= prefix (kept by CronJobs older than Kubernetes 1.27) wins: the controller ignores spec.timeZone then.
+    [['TZ=Asia/Tokyo 0 2 * * *', 'Europe/Berlin'], { schedule: '0 2 * * *', timeZone: 'Asia/Tokyo' }],
+    [['CRON_TZ=UTC   @daily', undefined], { schedule: '@daily', timeZone: 'UTC' }],
+  ] as const)('%j', ([schedule, zone], expected) => {
+    expect(cronJobSchedule(schedule, zone)).toEqual(expected);
   });
 });
 
@@ -126,7 +153,20 @@ describe('zones and periods', () => {
   });
 
   it.each([
+    ['@every 90m', 5_400_000],
+    ['@every 1.5s', 1000], // robfig keeps whole seconds
+    ['@every 500ms', 1000], // and at least one
+    ['@every -5m', 1000],
+  ])('a schedule of %s is a fixed period of %i ms, as a CronJob reads it', (schedule, periodMs) => {
+    const s = parseSchedule({ schedule, timeZone: 'Europe/Berlin' });
+    expect([s.kind, s.periodMs, s.timeZone]).toEqual(['every', periodMs, 'Europe/Berlin']);
+    expect(times(s, '2026-01-01T00:00:00Z', 1)).toEqual([new Date(Date.parse('2026-01-01T00:00:00Z') + periodMs).toISOString().replace('.000Z', 'Z')]);
+  });
+
+  it.each([
     [{ schedule: '0 0 * * *', every: '5m' }, 'spec: set either spec.schedule or spec.every, not both'],
+    [{ schedule: '@every  5m' }, '@every takes one Go duration'],
+    [{ schedule: '@every 5x' }, 'spec.schedule: invalid duration "5x"'],
     [{}, 'spec: set spec.schedule'],
     [{ every: '5x' }, 'spec.every: invalid duration "5x": unknown unit "x"'],
     [{ every: '1d' }, 'Go durations have no days'],
