@@ -3,6 +3,7 @@
 import { Command, Option } from 'commander';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import { DEFAULT_PAGERDUTY_EVENTS_URL, receiverSettings } from '../alerts/receiver-config.ts';
 import { parseDefaultReceiver } from '../alerts/receivers.ts';
 
 export interface OperatorConfig {
@@ -56,7 +57,11 @@ export function operatorOptions(command: Command): Command {
     )
     .addOption(opt('--gotel-api', 'serve GoTel\'s own API: POST /reservation, /checkin, /snooze, /checkout; GET /reservation', 'gotel-api'))
     .addOption(opt('--gotel-api-namespace <ns>', 'namespace of the Reservations GoTel\'s API manages', 'gotel-api-namespace').default('default'))
-    .addOption(opt('--gotel-api-anonymous', 'let GoTel\'s API take requests without credentials', 'gotel-api-anonymous'));
+    .addOption(opt('--gotel-api-anonymous', 'let GoTel\'s API take requests without credentials', 'gotel-api-anonymous'))
+    .addOption(opt('--pagerduty-events-url <url>', 'where PagerDuty receivers\' events go (Events API v2)', 'pagerduty-events-url').default(DEFAULT_PAGERDUTY_EVENTS_URL))
+    .addOption(opt('--smtp-url <smtp://host:port>', 'SMTP server for e-mail receivers: smtp:// (STARTTLS when offered, required with --smtp-secret) or smtps://', 'smtp-url'))
+    .addOption(opt('--smtp-secret <ns/name>', 'Secret with keys username and password to log in to the SMTP server', 'smtp-secret'))
+    .addOption(opt('--smtp-from <address>', 'From address of e-mail alerts, e.g. "GoTel <gotel@example.com>" (required with --smtp-url)', 'smtp-from'));
 }
 
 function seconds(text: string, flag: string): number {
@@ -97,6 +102,12 @@ export function toOperatorConfig(opts: Record<string, unknown>, fileEnv: NodeJS.
     } catch (err) {
       throw new ConfigError((err as Error).message);
     }
+  }
+  // The receivers' flags are read by src/alerts/receiver-config.ts; checked here so a typo fails at start-up.
+  try {
+    receiverSettings(opts);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
   }
   const leNs = str('leaderElectionNamespace') ?? fileEnv.POD_NAMESPACE ?? 'default';
   if (!DNS_LABEL.test(leNs)) throw new ConfigError(`--leader-election-namespace: "${leNs}" is not a namespace name`);

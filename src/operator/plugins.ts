@@ -2,6 +2,7 @@
 // outbox (src/alerts) and the check-in API (src/checkin). Check-ins share the reconciler's status
 // writer, so a check-in and a verdict on one Reservation never race each other.
 import { AlertDispatcher } from '../alerts/dispatcher.ts';
+import { receiverSettings } from '../alerts/receiver-config.ts';
 import { parseDefaultReceiver } from '../alerts/receivers.ts';
 import { JobWatcher } from '../checkin/job-watcher.ts';
 import { ShardJournal } from '../checkin/journal.ts';
@@ -48,6 +49,7 @@ export function operatorPlugins(): OperatorPlugins {
         rest,
         writer,
         defaultReceiver: config.slackWebhookUrl ? parseDefaultReceiver(config.slackWebhookUrl) : undefined,
+        receivers: receiverSettings(config.extra),
         clusterName: config.clusterName,
         metrics,
         logger,
