@@ -17,6 +17,7 @@
 //   credentials the server can take: permanent;
 // - some recipients accepted and others refused for good: permanent, naming both (those that were
 //   accepted got it; a retry would send them a second copy).
+import { isIP } from 'node:net';
 import nodemailer from 'nodemailer';
 import { briefBody, describeNetworkError, type SendOutcome } from './classify.ts';
 import type { SmtpSettings } from './receiver-config.ts';
@@ -57,7 +58,8 @@ export async function sendEmail(delivery: EmailDelivery, message: EmailMessage, 
     secure: smtp.secure,
     requireTLS: !smtp.secure && delivery.auth !== undefined,
     ...(delivery.auth ? { auth: { user: delivery.auth.user, pass: delivery.auth.pass } } : {}),
-    tls: { servername: smtp.host, ...smtp.tls },
+    // SNI takes a host name only; the certificate is checked against an IP address all the same.
+    tls: { ...(isIP(smtp.host) ? {} : { servername: smtp.host }), ...smtp.tls },
     connectionTimeout: timeoutMs,
     greetingTimeout: timeoutMs,
     socketTimeout: timeoutMs,
@@ -102,17 +104,20 @@ const PERMANENT_CODES = new Set(['EAUTH', 'ENOAUTH', 'EENVELOPE', 'EMESSAGE', 'E
  * no connection, timeout, TLS failure: transient).
  */
 export function classifySmtpError(err: unknown): SendOutcome {
-  const e = (err ?? {}) as { code?: unknown; responseCode?: unknown; response?: unknown; message?: unknown; name?: unknown };
+  const e = (err ?? {}) as { code?: unknown; responseCode?: unknown; response?: unknown; message?: unknown; name?: unknown; command?: unknown };
   const code = typeof e.responseCode === 'number' ? e.responseCode : replyCode(typeof e.response === 'string' ? e.response : undefined);
   const message = typeof e.message === 'string' ? e.message : String(err);
   if (code !== undefined && code >= 400) {
     const said = briefBody(typeof e.response === 'string' ? e.response : message);
-    const explained = SMTP_REPLIES[code];
+    // Refused STARTTLS: we only ask when logging in requires it (see the top of this file).
+    const explained = e.command === 'STARTTLS' ? 'the server does not offer STARTTLS, required to log in with --smtp-secret; use smtps:// or a server with STARTTLS' : SMTP_REPLIES[code];
     const error = `SMTP ${said.startsWith(String(code)) ? said : `${code} ${said}`}${explained ? ` (${explained})` : ''}`;
     return code >= 500 ? { kind: 'permanent', status: code, error } : { kind: 'transient', status: code, error };
   }
   if (typeof e.code === 'string' && PERMANENT_CODES.has(e.code)) return { kind: 'permanent', error: `SMTP ${e.code}: ${briefBody(message)}` };
   if (e.code === 'EABORT' || e.name === 'AbortError' || e.name === 'TimeoutError') return { kind: 'transient', error: 'no answer: timed out or aborted while sending' };
-  const what = typeof e.code === 'string' && e.code !== 'ECONNECTION' && e.code !== 'ESOCKET' ? e.code : describeNetworkError(err);
+  // Socket errors carry the system's code (ECONNREFUSED, ECONNRESET) in their message only.
+  const generic = e.code === undefined || e.code === 'ECONNECTION' || e.code === 'ESOCKET';
+  const what = generic ? (/\b(E[A-Z]{4,})\b/.exec(message)?.[1] ?? describeNetworkError(err)) : String(e.code);
   return { kind: 'transient', error: `no answer: ${what}${what !== message ? ` (${briefBody(message)})` : ''}` };
 }
