@@ -1,5 +1,6 @@
-// What an alert says: the Slack message (Block Kit blocks with a plain-text fallback) and the
-// generic webhook's JSON payload for one outbox entry of one Reservation. Pure: no I/O, no clock
+// What an alert says: the Slack message (Block Kit blocks with a plain-text fallback), the
+// generic webhook's JSON payload, the PagerDuty event and the e-mail for one outbox entry of one
+// Reservation, all built from the same headline and facts (messageFacts). Pure: no I/O, no clock
 // (times come from the entry and the status).
 //
 // The message names the reservation (namespace/name), what was expected (schedule or period,
