@@ -160,9 +160,9 @@ describe('the Reservation CRD', () => {
       expect(spec.stdout).toContain(field);
     }
     const pagerduty = await kubectl('explain', 'reservation.spec.notify.pagerduty');
-    expect(pagerduty.stdout).toMatch(/dedup_key gotel\/<cluster>\/<namespace>\/<name>/);
+    expect(pagerduty.stdout).toMatch(/dedup_key\s+gotel\/<cluster>\/<namespace>\/<name>/);
     const email = await kubectl('explain', 'reservation.spec.notify.email.to');
-    expect(email.stdout).toMatch(/e-mail addresses such as team@example\.com/);
+    expect(email.stdout).toMatch(/e-mail\s+addresses\s+such\s+as\s+team@example\.com/);
     const status = await kubectl('explain', 'reservation.status.alert.outbox');
     expect(status.stdout).toMatch(/recorded before it is sent/);
   });
