@@ -47,17 +47,17 @@ describe('renderEmail', () => {
 describe('classifySmtpError', () => {
   const smtp = (responseCode: number, response: string, code = 'EENVELOPE'): Error => Object.assign(new Error(response), { responseCode, response, code });
   it.each([
-    ['421 service not available', smtp(421, '421 4.3.2 Service not available', 'EPROTOCOL'), 'transient', /SMTP 421 4\.3\.2 Service not available \(the server is not available now\)/],
-    ['451 local error at DATA', smtp(451, '451 4.3.0 Try again later', 'EMESSAGE'), 'transient', /SMTP 451/],
-    ['454 temporary auth failure', smtp(454, '454 4.7.0 Temporary authentication failure', 'EAUTH'), 'transient', /SMTP 454/],
-    ['550 mailbox unavailable', smtp(550, '550 5.1.1 No such user'), 'permanent', /SMTP 550 5\.1\.1 No such user \(the mailbox is unavailable\)/],
-    ['535 authentication failed', smtp(535, '535 Authentication credentials invalid', 'EAUTH'), 'permanent', /535.*refused the username and password of --smtp-secret/],
-    ['554 transaction failed', smtp(554, '554 Message rejected', 'EMESSAGE'), 'permanent', /SMTP 554/],
-    ['a login without credentials', Object.assign(new Error('Missing credentials for "PLAIN"'), { code: 'EAUTH' }), 'permanent', /SMTP EAUTH: Missing credentials/],
-    ['refused connection', Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ESOCKET' }), 'transient', /^no answer: ECONNREFUSED/],
-    ['a timeout', Object.assign(new Error('Greeting never received'), { code: 'ETIMEDOUT' }), 'transient', /no answer: ETIMEDOUT/],
-    ['a failed TLS handshake', Object.assign(new Error('self-signed certificate'), { code: 'ETLS' }), 'transient', /no answer: ETLS \(self-signed certificate\)/],
-  ])('%s is %s', (_what, err, kind, message) => {
+    ['421 service not available', 'transient', smtp(421, '421 4.3.2 Service not available', 'EPROTOCOL'), /SMTP 421 4\.3\.2 Service not available \(the server is not available now\)/],
+    ['451 local error at DATA', 'transient', smtp(451, '451 4.3.0 Try again later', 'EMESSAGE'), /SMTP 451/],
+    ['454 temporary auth failure', 'transient', smtp(454, '454 4.7.0 Temporary authentication failure', 'EAUTH'), /SMTP 454/],
+    ['550 mailbox unavailable', 'permanent', smtp(550, '550 5.1.1 No such user'), /SMTP 550 5\.1\.1 No such user \(the mailbox is unavailable\)/],
+    ['535 authentication failed', 'permanent', smtp(535, '535 Authentication credentials invalid', 'EAUTH'), /535.*refused the username and password of --smtp-secret/],
+    ['554 transaction failed', 'permanent', smtp(554, '554 Message rejected', 'EMESSAGE'), /SMTP 554/],
+    ['a login without credentials', 'permanent', Object.assign(new Error('Missing credentials for "PLAIN"'), { code: 'EAUTH' }), /SMTP EAUTH: Missing credentials/],
+    ['refused connection', 'transient', Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ESOCKET' }), /^no answer: ECONNREFUSED/],
+    ['a timeout', 'transient', Object.assign(new Error('Greeting never received'), { code: 'ETIMEDOUT' }), /no answer: ETIMEDOUT/],
+    ['a failed TLS handshake', 'transient', Object.assign(new Error('self-signed certificate'), { code: 'ETLS' }), /no answer: ETLS \(self-signed certificate\)/],
+  ])('%s is %s', (_what, kind, err, message) => {
     const outcome = classifySmtpError(err);
     expect(outcome.kind).toBe(kind);
     expect(outcome.kind !== 'delivered' && outcome.error).toMatch(message);
