@@ -32,8 +32,11 @@ import { silentLogger, type Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { SendOutcome } from './classify.ts';
 import { isPending, nextPending } from './outbox.ts';
+import { sendEmail } from './email.ts';
+import { sendPagerDuty } from './pagerduty.ts';
+import type { ReceiverSettings } from './receiver-config.ts';
 import { resolveReceivers, redactUrl, type DefaultReceiver, type Receiver } from './receivers.ts';
-import { renderSlackMessage, renderWebhookPayload, type RenderContext } from './render.ts';
+import { renderEmail, renderPagerDutyEvent, renderSlackMessage, renderWebhookPayload, type RenderContext } from './render.ts';
 import { sendSlack, type SendOptions } from './slack.ts';
 import { sendWebhook } from './webhook.ts';
 
@@ -56,6 +59,8 @@ export interface AlertDispatcherOptions {
   writer: StatusWriter;
   /** The operator's default receiver (parseDefaultReceiver of --slack-webhook-url), used when spec.notify is empty. */
   defaultReceiver?: DefaultReceiver;
+  /** PagerDuty's events URL and the SMTP server (receiverSettings of the operator's flags). */
+  receivers?: ReceiverSettings;
   /** --cluster-name, shown in messages ({srv}). */
   clusterName?: string;
   metrics?: Pick<Metrics, 'alerts' | 'alertLatencySeconds'>;
@@ -94,10 +99,19 @@ interface KeyState {
   unrecorded: DeliveryMark[];
 }
 
-const defaultSender: Sender = (receiver, reservation, entry, ctx, options) =>
-  receiver.type === 'slack'
-    ? sendSlack(receiver.url, renderSlackMessage(reservation, entry, ctx), options)
-    : sendWebhook(receiver.url, renderWebhookPayload(reservation, entry, ctx), options);
+const defaultSender: Sender = (receiver, reservation, entry, ctx, options) => {
+  switch (receiver.type) {
+    case 'slack':
+      return sendSlack(receiver.url, renderSlackMessage(reservation, entry, ctx), options);
+    case 'pagerduty':
+      return sendPagerDuty(receiver.url, renderPagerDutyEvent(reservation, entry, ctx, receiver.routingKey ?? ''), options);
+    case 'email':
+      if (!receiver.email) return Promise.resolve({ kind: 'permanent', error: 'no SMTP settings resolved' });
+      return sendEmail(receiver.email, renderEmail(reservation, entry, ctx), options);
+    default:
+      return sendWebhook(receiver.url, renderWebhookPayload(reservation, entry, ctx), options);
+  }
+};
 
 export class AlertDispatcher {
   private readonly o: AlertDispatcherOptions;
@@ -264,7 +278,7 @@ export class AlertDispatcher {
       if (this.stopped) return;
 
       // 3. Who still has to get it.
-      const receivers = await resolveReceivers(this.o.rest, fresh, this.o.defaultReceiver);
+      const receivers = await resolveReceivers(this.o.rest, fresh, this.o.defaultReceiver, this.o.receivers);
       const names = receivers.map((r) => r.name);
       const rejected = state.rejected.get(entry.id) ?? new Map<string, string>();
       state.rejected.set(entry.id, rejected);

@@ -1,15 +1,23 @@
-// Where a Reservation's alerts go: each `spec.notify[]` entry (a Slack incoming webhook or a
-// generic JSON webhook, its URL read from a Secret key in the Reservation's namespace, key `url`
-// by default), or, when notify is empty, the operator's default receiver (`--slack-webhook-url`:
-// a URL or a Secret reference `namespace/name#key`).
+// Where a Reservation's alerts go: each `spec.notify[]` entry, or, when notify is empty, the
+// operator's default receiver (`--slack-webhook-url`: a URL or a Secret reference
+// `namespace/name#key`). An entry is one of:
+// - `slack` / `webhook`: a URL read from a Secret key in the Reservation's namespace (key `url` by
+//   default);
+// - `pagerduty`: a PagerDuty Events API v2 routing key read from a Secret key in the Reservation's
+//   namespace (key `routingKey` by default), sent to the operator's `--pagerduty-events-url`;
+// - `email`: recipients (`to`), sent through the operator's `--smtp-url` as `--smtp-from`, logging
+//   in with the `username` and `password` of `--smtp-secret` when it is set.
 //
-// URLs are read from the Secret at each delivery (alerts are rare; a rotated URL is picked up
-// without a restart). A missing Secret, a missing key, or a value that is not an http(s) URL is a
-// permanent error for that receiver, with a message saying which Secret and key to fix.
+// Secrets are read at each delivery (alerts are rare; a rotated URL, key or password is picked up
+// without a restart). A missing Secret, a missing key, a value that is not what it should be, or an
+// e-mail receiver on an operator without --smtp-url is a permanent error for that receiver, with a
+// message saying what to fix.
 import type { NotifyTarget, Reservation } from '../api/reservation.ts';
 import { KubeApiError, type KubeRest } from '../k8s/rest.ts';
+import type { EmailDelivery } from './email.ts';
+import { DEFAULT_RECEIVER_SETTINGS, type ReceiverSettings } from './receiver-config.ts';
 
-export type ReceiverType = 'slack' | 'webhook';
+export type ReceiverType = 'slack' | 'webhook' | 'pagerduty' | 'email';
 
 /** Where the operator's default receiver's URL comes from. */
 export type DefaultReceiver =
@@ -23,7 +31,12 @@ export interface Receiver {
   type: ReceiverType;
   /** Where the URL came from, for messages (`Secret data/slack key url`, `--slack-webhook-url`). */
   source: string;
+  /** Where it is sent: the webhook URL, the PagerDuty events URL, the SMTP server's `smtp(s)://host:port`. */
   url?: string;
+  /** PagerDuty: the routing (integration) key. */
+  routingKey?: string;
+  /** E-mail: the SMTP settings, recipients and login. */
+  email?: EmailDelivery;
   /** Why this receiver cannot be used (permanent). */
   error?: string;
   /** The apiserver could not be asked (transient): try again later. */
@@ -77,8 +90,10 @@ interface SecretObject {
   data?: Record<string, string>;
 }
 
-/** Reads one key of a Secret; `{ url }`, or a permanent `error`, or a `transientError`. */
-export async function readSecretUrl(rest: KubeRest, namespace: string, name: string, key: string): Promise<{ url?: string; error?: string; transientError?: string }> {
+type SecretRead<T> = T & { error?: string; transientError?: string };
+
+/** A Secret's data, decoded; or a permanent `error`, or a `transientError`. */
+async function readSecret(rest: KubeRest, namespace: string, name: string): Promise<SecretRead<{ data?: Record<string, string> }>> {
   const where = `Secret ${namespace}/${name}`;
   let secret: SecretObject;
   try {
@@ -88,21 +103,61 @@ export async function readSecretUrl(rest: KubeRest, namespace: string, name: str
     if (err instanceof KubeApiError && err.code === 403) return { error: `not allowed to read ${where} (the operator needs RBAC get on secrets there): ${err.message}` };
     return { transientError: `could not read ${where}: ${err instanceof Error ? err.message : String(err)}` };
   }
-  const encoded = secret.data?.[key];
-  if (encoded === undefined) {
-    const keys = Object.keys(secret.data ?? {});
-    return { error: `${where} has no key "${key}"${keys.length > 0 ? ` (it has: ${keys.join(', ')})` : ' (it is empty)'}` };
-  }
+  return { data: Object.fromEntries(Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')])) };
+}
+
+function missingKey(where: string, key: string, data: Record<string, string>): string {
+  const keys = Object.keys(data);
+  return `${where} has no key "${key}"${keys.length > 0 ? ` (it has: ${keys.join(', ')})` : ' (it is empty)'}`;
+}
+
+/** Reads one key of a Secret; `{ value }`, or a permanent `error`, or a `transientError`. */
+export async function readSecretValue(rest: KubeRest, namespace: string, name: string, key: string): Promise<SecretRead<{ value?: string }>> {
+  const { data, error, transientError } = await readSecret(rest, namespace, name);
+  if (!data) return error !== undefined ? { error } : { transientError: transientError ?? 'unreadable Secret' };
   // Values made with `echo` end in a newline; trim it.
-  const url = Buffer.from(encoded, 'base64').toString('utf8').trim();
-  if (!/^https?:\/\/[^\s]+$/i.test(url) || !URL.canParse(url)) return { error: `${where} key "${key}" does not hold an http(s) URL` };
+  const value = data[key]?.trim();
+  if (value === undefined) return { error: missingKey(`Secret ${namespace}/${name}`, key, data) };
+  if (value === '') return { error: `Secret ${namespace}/${name} key "${key}" is empty` };
+  return { value };
+}
+
+/** Reads one key of a Secret; `{ url }`, or a permanent `error`, or a `transientError`. */
+export async function readSecretUrl(rest: KubeRest, namespace: string, name: string, key: string): Promise<{ url?: string; error?: string; transientError?: string }> {
+  const { value: url, ...failed } = await readSecretValue(rest, namespace, name, key);
+  if (url === undefined) return failed;
+  if (!/^https?:\/\/[^\s]+$/i.test(url) || !URL.canParse(url)) return { error: `Secret ${namespace}/${name} key "${key}" does not hold an http(s) URL` };
   return { url };
 }
 
+/** The routing key of a PagerDuty receiver; PagerDuty itself says whether it knows the key. */
+async function readRoutingKey(rest: KubeRest, namespace: string, name: string, key: string): Promise<SecretRead<{ routingKey?: string }>> {
+  const { value, ...failed } = await readSecretValue(rest, namespace, name, key);
+  if (value === undefined) return failed;
+  if (!/^[\x21-\x7e]{1,128}$/.test(value)) return { error: `Secret ${namespace}/${name} key "${key}" does not hold a PagerDuty routing key (one word of printable characters)` };
+  return { routingKey: value };
+}
+
+/** The SMTP login from --smtp-secret's `username` and `password` keys. */
+async function readSmtpLogin(rest: KubeRest, secret: { namespace: string; name: string }): Promise<SecretRead<{ auth?: { user: string; pass: string } }>> {
+  const { data, error, transientError } = await readSecret(rest, secret.namespace, secret.name);
+  if (!data) return error !== undefined ? { error } : { transientError: transientError ?? 'unreadable Secret' };
+  const where = `Secret ${secret.namespace}/${secret.name}`;
+  // A password may end in spaces; only the newline `echo` adds is dropped.
+  const user = data.username?.trim();
+  const pass = data.password?.replace(/\r?\n$/, '');
+  for (const [key, value] of [['username', user], ['password', pass]] as const) {
+    if (value === undefined) return { error: missingKey(where, key, data) };
+    if (value === '') return { error: `${where} key "${key}" is empty` };
+  }
+  return { auth: { user: user!, pass: pass! } };
+}
+
+const TYPES: readonly ReceiverType[] = ['slack', 'webhook', 'pagerduty', 'email'];
+
 function targetType(t: NotifyTarget): ReceiverType | undefined {
-  if (t.slack && !t.webhook) return 'slack';
-  if (t.webhook && !t.slack) return 'webhook';
-  return undefined;
+  const set = TYPES.filter((type) => t[type] !== undefined && t[type] !== null);
+  return set.length === 1 ? set[0] : undefined;
 }
 
 /**
@@ -124,7 +179,12 @@ export function receiverNames(reservation: Reservation, defaultReceiver: Default
 }
 
 /** Resolves every receiver of `reservation` (reads Secrets). Never throws. */
-export async function resolveReceivers(rest: KubeRest, reservation: Reservation, defaultReceiver: DefaultReceiver | undefined): Promise<Receiver[]> {
+export async function resolveReceivers(
+  rest: KubeRest,
+  reservation: Reservation,
+  defaultReceiver: DefaultReceiver | undefined,
+  settings: ReceiverSettings = DEFAULT_RECEIVER_SETTINGS,
+): Promise<Receiver[]> {
   const namespace = reservation.metadata.namespace ?? 'default';
   return Promise.all(
     receiverNames(reservation, defaultReceiver).map(async ({ name, type, target, index }): Promise<Receiver> => {
@@ -137,11 +197,37 @@ export async function resolveReceivers(rest: KubeRest, reservation: Reservation,
         return { name, type: d.type, source, ...(await readSecretUrl(rest, ns, secret, key)) };
       }
       const field = `spec.notify[${index}]`;
-      if (!type) return { name, type: 'webhook', source: field, error: `${field} must set exactly one of slack or webhook` };
+      if (!type) return { name, type: 'webhook', source: field, error: `${field} must set exactly one of slack, webhook, pagerduty or email` };
+      if (type === 'pagerduty') return resolvePagerDuty(rest, namespace, name, target, field, settings);
+      if (type === 'email') return resolveEmail(rest, name, target, field, settings);
       const ref = target[type]!.urlSecretRef;
       const key = ref.key || 'url';
       const source = `${field}.${type}.urlSecretRef (Secret ${namespace}/${ref.name} key ${key})`;
       return { name, type, source, ...(await readSecretUrl(rest, namespace, ref.name, key)) };
     }),
   );
+}
+
+/** The default key of a PagerDuty receiver's routingKeySecretRef. */
+export const PAGERDUTY_DEFAULT_KEY = 'routingKey';
+
+async function resolvePagerDuty(rest: KubeRest, namespace: string, name: string, target: NotifyTarget, field: string, settings: ReceiverSettings): Promise<Receiver> {
+  const ref = target.pagerduty!.routingKeySecretRef;
+  const key = ref.key || PAGERDUTY_DEFAULT_KEY;
+  const source = `${field}.pagerduty.routingKeySecretRef (Secret ${namespace}/${ref.name} key ${key})`;
+  const { routingKey, ...failed } = await readRoutingKey(rest, namespace, ref.name, key);
+  if (routingKey === undefined) return { name, type: 'pagerduty', source, ...failed };
+  return { name, type: 'pagerduty', source, url: settings.pagerdutyEventsUrl, routingKey };
+}
+
+async function resolveEmail(rest: KubeRest, name: string, target: NotifyTarget, field: string, settings: ReceiverSettings): Promise<Receiver> {
+  const source = `${field}.email`;
+  const to = (target.email?.to ?? []).map((a) => a.trim()).filter(Boolean);
+  if (to.length === 0) return { name, type: 'email', source, error: `${field}.email.to names no address` };
+  const smtp = settings.smtp;
+  if (!smtp) return { name, type: 'email', source, error: 'the operator has no SMTP server: start it with --smtp-url and --smtp-from (see the README, Receivers)' };
+  if (!smtp.secret) return { name, type: 'email', source, url: smtp.url, email: { smtp, to } };
+  const { auth, ...failed } = await readSmtpLogin(rest, smtp.secret);
+  if (!auth) return { name, type: 'email', source: `${source} (--smtp-secret ${smtp.secret.namespace}/${smtp.secret.name})`, ...failed };
+  return { name, type: 'email', source, url: smtp.url, email: { smtp, to, auth } };
 }

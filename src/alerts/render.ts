@@ -1,5 +1,6 @@
-// What an alert says: the Slack message (Block Kit blocks with a plain-text fallback) and the
-// generic webhook's JSON payload for one outbox entry of one Reservation. Pure: no I/O, no clock
+// What an alert says: the Slack message (Block Kit blocks with a plain-text fallback), the
+// generic webhook's JSON payload, the PagerDuty event and the e-mail for one outbox entry of one
+// Reservation, all built from the same headline and facts (messageFacts). Pure: no I/O, no clock
 // (times come from the entry and the status).
 //
 // The message names the reservation (namespace/name), what was expected (schedule or period,
@@ -7,6 +8,7 @@
 // Recovered; the last check-in and its message), the owner, and the Reservation's own
 // `spec.alertMessage` rendered with GoTel's placeholders (see templateVars).
 import type { IncomingWebhookSendArguments } from '@slack/webhook';
+import { createHash } from 'node:crypto';
 import { API_VERSION, type OutboxEntry, type Reservation } from '../api/reservation.ts';
 
 export type SlackBlock = NonNullable<IncomingWebhookSendArguments['blocks']>[number];
@@ -154,10 +156,15 @@ export function headline(res: Reservation, entry: OutboxEntry): string {
   return entry.kind === 'renotify' ? `Still failing: ${text}` : `${entry.reason}: ${text}`;
 }
 
-function expected(res: Reservation): string {
+/** Marks code in a fact: backticks for Slack, nothing for plain text. */
+type CodeStyle = (text: string) => string;
+const backticks: CodeStyle = (text) => `\`${text}\``;
+const plain: CodeStyle = (text) => text;
+
+function expected(res: Reservation, code: CodeStyle = backticks): string {
   const spec = res.spec ?? {};
   const parts: string[] = [];
-  if (spec.schedule) parts.push(`cron \`${spec.schedule}\` in ${spec.timeZone || 'UTC'}`);
+  if (spec.schedule) parts.push(`cron ${code(spec.schedule)} in ${spec.timeZone || 'UTC'}`);
   else if (spec.every) parts.push(`every ${spec.every}`);
   if (spec.grace) parts.push(`grace ${spec.grace}`);
   if (spec.maxRuntime) parts.push(`maxRuntime ${spec.maxRuntime}`);
@@ -194,16 +201,18 @@ function clip(text: string, max: number): string {
 
 const EMOJI = { alert: ':red_circle:', renotify: ':repeat:', recovery: ':large_green_circle:' } as const;
 
-/** The Slack message for `entry`: header, what happened, facts, the rendered alertMessage, footer. */
-export function renderSlackMessage(res: Reservation, entry: OutboxEntry, ctx: RenderContext = {}): SlackMessage {
+/**
+ * The facts every message shows, as label/value pairs in order: the reservation, what was
+ * expected, when it fell due, the last check-in, owner, state, next deadline, exit code. Slack,
+ * PagerDuty (custom_details) and e-mail all show these, so they say the same thing.
+ */
+export function messageFacts(res: Reservation, entry: OutboxEntry, code: CodeStyle = plain): [string, string][] {
   const st = res.status ?? {};
   const tz = res.spec?.timeZone;
-  const title = headline(res, entry);
-  const custom = renderAlertMessage(res, entry, ctx);
   const dueLabel = entry.kind === 'recovery' ? 'Recovered at' : (DUE_LABEL[entry.reason] ?? 'Since');
   const fields: [string, string][] = [
-    ['Reservation', `\`${reservationKey(res)}\``],
-    ['Expected', expected(res)],
+    ['Reservation', code(reservationKey(res))],
+    ['Expected', expected(res, code)],
     [dueLabel, formatInstant(entry.dueTime, tz)],
     ['Last check-in', lastCheckinText(res)],
     ['Owner', res.spec?.owner || NONE],
@@ -212,6 +221,20 @@ export function renderSlackMessage(res: Reservation, entry: OutboxEntry, ctx: Re
   if (st.deadline && entry.kind !== 'recovery') fields.push(['Next deadline', formatInstant(st.deadline, tz)]);
   const exitCode = exitCodeOf(res);
   if (exitCode !== undefined && entry.reason === 'Failed') fields.push(['Exit code', String(exitCode)]);
+  return fields;
+}
+
+/** `GoTel · cluster prod · alert <id>`: the footer line of every message. */
+function footerLine(entry: OutboxEntry, ctx: RenderContext): string {
+  return [`GoTel`, ctx.clusterName ? `cluster ${ctx.clusterName}` : undefined, `${entry.kind} ${entry.id}`].filter(Boolean).join(' · ');
+}
+
+/** The Slack message for `entry`: header, what happened, facts, the rendered alertMessage, footer. */
+export function renderSlackMessage(res: Reservation, entry: OutboxEntry, ctx: RenderContext = {}): SlackMessage {
+  const st = res.status ?? {};
+  const title = headline(res, entry);
+  const custom = renderAlertMessage(res, entry, ctx);
+  const fields = messageFacts(res, entry, backticks);
 
   const blocks: SlackBlock[] = [
     { type: 'header', text: { type: 'plain_text', text: clip(title, 150), emoji: true } },
@@ -224,7 +247,7 @@ export function renderSlackMessage(res: Reservation, entry: OutboxEntry, ctx: Re
   const said = st.lastCheckin?.message;
   if (said) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: clip(`*Last message*\n\`\`\`${escapeMrkdwn(said)}\`\`\``, 3000) } });
   if (custom) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: clip(escapeMrkdwn(custom), 3000) } });
-  const footer = [`GoTel`, ctx.clusterName ? `cluster ${ctx.clusterName}` : undefined, `${entry.kind} ${entry.id}`].filter(Boolean).join(' · ');
+  const footer = footerLine(entry, ctx);
   blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: clip(escapeMrkdwn(footer), 3000) }] });
 
   const text = clip(`[GoTel] ${title}${custom ? ` — ${custom}` : entry.message ? ` — ${entry.message}` : ''}`, 3000);
@@ -311,4 +334,146 @@ export function renderWebhookPayload(res: Reservation, entry: OutboxEntry, ctx: 
   if (ctx.clusterName) payload.cluster = ctx.clusterName;
   if (ctx.receivers && ctx.receivers.length > 0) payload.receivers = [...ctx.receivers];
   return payload;
+}
+
+/** PagerDuty's severities, most to least urgent (its default urgency rules page on critical and error). */
+export type PagerDutySeverity = 'critical' | 'error' | 'warning' | 'info';
+
+/**
+ * The severity of a reason: a run that did not happen at all (Missed) is critical; one that failed
+ * or is stuck past maxRuntime is an error; one that started late or finished suspiciously fast is a
+ * warning (the work probably happened). Reasons not listed here (e.g. from Peers) are errors.
+ */
+export const PAGERDUTY_SEVERITY: Readonly<Record<string, PagerDutySeverity>> = {
+  Missed: 'critical',
+  Failed: 'error',
+  Overrun: 'error',
+  Late: 'warning',
+  TooFast: 'warning',
+};
+
+export function pagerDutySeverity(reason: string): PagerDutySeverity {
+  return PAGERDUTY_SEVERITY[reason] ?? 'error';
+}
+
+/** PagerDuty allows dedup keys of up to 255 characters. */
+const DEDUP_KEY_MAX = 255;
+
+/**
+ * `gotel/<cluster>/<namespace>/<name>`: the same for every event of one Reservation, so a renotify
+ * updates the open incident, a recovery resolves it, and the next alert after that opens a new one
+ * (PagerDuty's rule for a resolved key). A key longer than PagerDuty allows is cut and ends in a
+ * hash of the whole key, so it stays unique.
+ */
+export function pagerDutyDedupKey(res: Reservation, ctx: RenderContext = {}): string {
+  const key = `gotel/${ctx.clusterName || 'default'}/${reservationKey(res)}`;
+  if (key.length <= DEDUP_KEY_MAX) return key;
+  const hash = createHash('sha256').update(key).digest('hex').slice(0, 16);
+  return `${key.slice(0, DEDUP_KEY_MAX - hash.length - 1)}~${hash}`;
+}
+
+/** A PagerDuty Events API v2 event (https://developer.pagerduty.com/docs/events-api-v2/trigger-events/). */
+export interface PagerDutyEvent {
+  routing_key: string;
+  event_action: 'trigger' | 'resolve';
+  dedup_key: string;
+  /** Only on trigger: PagerDuty ignores a resolve's payload. */
+  payload?: {
+    summary: string;
+    source: string;
+    severity: PagerDutySeverity;
+    timestamp?: string;
+    component?: string;
+    group?: string;
+    class?: string;
+    custom_details?: Record<string, string>;
+  };
+  client?: string;
+}
+
+/**
+ * The event for `entry`: alert and renotify trigger (same dedup_key, so PagerDuty folds a renotify
+ * into the open alert), recovery resolves. source is the cluster (`--cluster-name`), component the
+ * Reservation, group its namespace, class the reason; custom_details holds the same facts as the
+ * Slack message, the job's last message and the rendered spec.alertMessage.
+ */
+export function renderPagerDutyEvent(res: Reservation, entry: OutboxEntry, ctx: RenderContext, routingKey: string): PagerDutyEvent {
+  const dedup_key = pagerDutyDedupKey(res, ctx);
+  if (entry.kind === 'recovery') return { routing_key: routingKey, event_action: 'resolve', dedup_key, client: 'GoTel' };
+  const details: Record<string, string> = Object.fromEntries(messageFacts(res, entry));
+  if (entry.message) details['What happened'] = entry.message;
+  const said = res.status?.lastCheckin?.message;
+  if (said) details['Last message'] = said;
+  const custom = renderAlertMessage(res, entry, ctx);
+  if (custom) details['Alert message'] = custom;
+  details.Notification = `${entry.kind} ${entry.id}`;
+  const timestamp = Number.isFinite(Date.parse(entry.dueTime)) ? entry.dueTime : undefined;
+  return {
+    routing_key: routingKey,
+    event_action: 'trigger',
+    dedup_key,
+    payload: {
+      summary: clip(`[GoTel] ${headline(res, entry)}`, 1024),
+      source: ctx.clusterName || 'gotel',
+      severity: pagerDutySeverity(entry.reason),
+      ...(timestamp ? { timestamp } : {}),
+      component: reservationKey(res),
+      group: res.metadata.namespace ?? 'default',
+      class: entry.reason,
+      custom_details: details,
+    },
+    client: 'GoTel',
+  };
+}
+
+export interface EmailMessage {
+  subject: string;
+  text: string;
+  html: string;
+  /** X-GoTel-* headers, for mail filters. */
+  headers: Record<string, string>;
+}
+
+/** HTML escaping for text and attribute values. */
+export function escapeHtml(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+}
+
+/**
+ * The e-mail for `entry`: the subject is `[GoTel] ` and the headline (it names the Reservation and
+ * what happened); the plain-text and HTML bodies carry the same content as the Slack message.
+ */
+export function renderEmail(res: Reservation, entry: OutboxEntry, ctx: RenderContext = {}): EmailMessage {
+  const title = headline(res, entry);
+  const facts = messageFacts(res, entry);
+  const said = res.status?.lastCheckin?.message;
+  const custom = renderAlertMessage(res, entry, ctx);
+  const footer = footerLine(entry, ctx);
+  const width = Math.max(...facts.map(([k]) => k.length)) + 2;
+  const text = [
+    title,
+    '',
+    ...(entry.message ? [entry.message, ''] : []),
+    ...facts.map(([k, v]) => `${`${k}:`.padEnd(width)}${v}`),
+    ...(said ? ['', 'Last message:', ...said.split('\n').map((l) => `  ${l}`)] : []),
+    ...(custom ? ['', custom] : []),
+    '',
+    '-- ',
+    footer,
+    '',
+  ].join('\n');
+  const colour = entry.kind === 'recovery' ? '#2e7d32' : '#c62828';
+  const rows = facts.map(([k, v]) => `<tr><th align="left" style="padding:2px 12px 2px 0;vertical-align:top">${escapeHtml(k)}</th><td style="padding:2px 0">${escapeHtml(v)}</td></tr>`);
+  const html = [
+    '<!DOCTYPE html><html><body style="font-family:sans-serif;font-size:14px">',
+    `<h2 style="color:${colour};font-size:18px">${escapeHtml(title)}</h2>`,
+    ...(entry.message ? [`<p>${escapeHtml(entry.message)}</p>`] : []),
+    `<table style="border-collapse:collapse">${rows.join('')}</table>`,
+    ...(said ? [`<p><b>Last message</b></p><pre style="background:#f4f4f4;padding:8px;white-space:pre-wrap">${escapeHtml(said)}</pre>`] : []),
+    ...(custom ? [`<p>${escapeHtml(custom)}</p>`] : []),
+    `<p style="color:#777;font-size:12px">${escapeHtml(footer)}</p>`,
+    '</body></html>',
+  ].join('\n');
+  const headers = { 'X-GoTel-Reservation': reservationKey(res), 'X-GoTel-Kind': entry.kind, 'X-GoTel-Reason': entry.reason };
+  return { subject: clip(`[GoTel] ${title}`, 250), text, html, headers };
 }

@@ -65,17 +65,20 @@ function timeZone(description: string): Schema {
   };
 }
 
-function secretKeySelector(description: string): Schema {
+function secretKeySelector(description: string, holds = 'the URL', defaultKey = 'url'): Schema {
   return {
     type: 'object',
     description,
     required: ['name'],
     properties: {
       name: { type: 'string', maxLength: 253, pattern: DNS_SUBDOMAIN, description: 'Name of a Secret in the Reservation\'s namespace.' },
-      key: { type: 'string', maxLength: 253, description: 'Key in the Secret that holds the URL. Defaults to `url`.' },
+      key: { type: 'string', maxLength: 253, description: `Key in the Secret that holds ${holds}. Defaults to \`${defaultKey}\`.` },
     },
   };
 }
+
+/** An address `team@example.com`: what SMTP's RCPT TO takes (no display name). */
+const EMAIL_ADDRESS = '^[^@\\s<>,;]+@[^@\\s<>,;]+$';
 
 const instant = (description: string): Schema => ({ type: 'string', format: 'date-time', description });
 const count = (description: string): Schema => ({ type: 'integer', format: 'int64', minimum: 0, description });
@@ -118,7 +121,7 @@ const specSchema: Schema = {
       description: 'Where alerts go. Empty: the operator\'s default receiver (its --slack-webhook-url).',
       items: {
         type: 'object',
-        description: 'One receiver: exactly one of slack or webhook.',
+        description: 'One receiver: exactly one of slack, webhook, pagerduty or email.',
         properties: {
           name: text(63, 'Label for this receiver in metrics and status. Defaults to the receiver type.'),
           slack: {
@@ -133,8 +136,41 @@ const specSchema: Schema = {
             required: ['urlSecretRef'],
             properties: { urlSecretRef: secretKeySelector('Secret key holding the webhook URL.') },
           },
+          pagerduty: {
+            type: 'object',
+            description:
+              'PagerDuty (Events API v2, sent to the operator\'s --pagerduty-events-url): an alert triggers, a recovery resolves, with dedup_key gotel/<cluster>/<namespace>/<name>.',
+            required: ['routingKeySecretRef'],
+            properties: {
+              routingKeySecretRef: secretKeySelector('Secret key holding the routing key (integration key) of a PagerDuty Events API v2 integration.', 'the routing key', 'routingKey'),
+            },
+          },
+          email: {
+            type: 'object',
+            description: 'E-mail through the operator\'s SMTP server (its --smtp-url, from --smtp-from).',
+            required: ['to'],
+            properties: {
+              to: {
+                type: 'array',
+                minItems: 1,
+                maxItems: LIMITS.emailRecipients,
+                'x-kubernetes-list-type': 'set',
+                description: 'Recipients: e-mail addresses such as team@example.com.',
+                items: {
+                  type: 'string',
+                  maxLength: 254,
+                  'x-kubernetes-validations': [{ rule: `self.matches(${celString(EMAIL_ADDRESS)})`, message: 'must be an e-mail address such as team@example.com' }],
+                },
+              },
+            },
+          },
         },
-        'x-kubernetes-validations': [{ rule: 'has(self.slack) != has(self.webhook)', message: 'set exactly one of slack or webhook' }],
+        'x-kubernetes-validations': [
+          {
+            rule: '[has(self.slack), has(self.webhook), has(self.pagerduty), has(self.email)].filter(x, x).size() == 1',
+            message: 'set exactly one of slack, webhook, pagerduty or email',
+          },
+        ],
       },
     },
     renotifyInterval: duration('While an alert keeps firing, repeat it this often. Unset: alert once until recovery.', '1m'),

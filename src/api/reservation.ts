@@ -17,16 +17,20 @@ export type Instant = string;
 export interface SecretKeySelector {
   /** Name of a Secret in the Reservation's namespace. */
   name: string;
-  /** Key inside the Secret; receivers default it to `url`. */
+  /** Key inside the Secret; receivers default it to `url` (PagerDuty: `routingKey`). */
   key?: string;
 }
 
-/** One place an alert goes. Exactly one of `slack` and `webhook` is set. */
+/** One place an alert goes. Exactly one of `slack`, `webhook`, `pagerduty` and `email` is set. */
 export interface NotifyTarget {
   /** Label used in metrics and status (defaults to the receiver type). */
   name?: string;
   slack?: { urlSecretRef: SecretKeySelector };
   webhook?: { urlSecretRef: SecretKeySelector };
+  /** PagerDuty Events API v2; the Secret key (default `routingKey`) holds the integration's routing key. */
+  pagerduty?: { routingKeySecretRef: SecretKeySelector };
+  /** E-mail through the operator's SMTP server (`--smtp-url`). */
+  email?: { to: string[] };
 }
 
 export interface MaintenanceWindow {
@@ -235,6 +239,7 @@ export const LIMITS = {
   outboxEntries: 20,
   messageBytes: 10_240,
   notifyTargets: 10,
+  emailRecipients: 20,
   maintenanceWindows: 10,
   journalMarks: 16,
 } as const;

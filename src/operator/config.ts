@@ -3,6 +3,7 @@
 import { Command, Option } from 'commander';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import { DEFAULT_PAGERDUTY_EVENTS_URL, receiverSettings, type ReceiverSettings } from '../alerts/receiver-config.ts';
 import { parseDefaultReceiver } from '../alerts/receivers.ts';
 
 export interface OperatorConfig {
@@ -20,6 +21,8 @@ export interface OperatorConfig {
   logLevel: string;
   /** Status writes per second for check-ins; beyond them check-ins go through the journal. */
   checkinStatusWritesPerSecond: number;
+  /** PagerDuty and SMTP settings for those receivers. */
+  receivers: ReceiverSettings;
   /** GoTel's original HTTP API (POST /reservation, /checkin, /snooze, /checkout). */
   gotelApi: GotelApiConfig;
 }
@@ -84,7 +87,11 @@ export function operatorOptions(command: Command): Command {
     )
     .addOption(flag('--gotel-api', 'serve GoTel\'s own API: POST /reservation, /checkin, /snooze, /checkout; GET /reservation', 'gotel-api'))
     .addOption(opt('--gotel-api-namespace <ns>', 'namespace of the Reservations GoTel\'s API manages', 'gotel-api-namespace').default('default'))
-    .addOption(flag('--gotel-api-anonymous', 'let GoTel\'s API take requests without credentials', 'gotel-api-anonymous'));
+    .addOption(flag('--gotel-api-anonymous', 'let GoTel\'s API take requests without credentials', 'gotel-api-anonymous'))
+    .addOption(opt('--pagerduty-events-url <url>', 'where PagerDuty receivers\' events go (Events API v2)', 'pagerduty-events-url').default(DEFAULT_PAGERDUTY_EVENTS_URL))
+    .addOption(opt('--smtp-url <smtp://host:port>', 'SMTP server for e-mail receivers: smtp:// (STARTTLS when offered, required with --smtp-secret) or smtps://', 'smtp-url'))
+    .addOption(opt('--smtp-secret <ns/name>', 'Secret with keys username and password to log in to the SMTP server', 'smtp-secret'))
+    .addOption(opt('--smtp-from <address>', 'From address of e-mail alerts, e.g. "GoTel <gotel@example.com>" (required with --smtp-url)', 'smtp-from'));
 }
 
 function seconds(text: string, flag: string): number {
@@ -132,6 +139,13 @@ export function toOperatorConfig(opts: Record<string, unknown>, fileEnv: NodeJS.
       throw new ConfigError((err as Error).message);
     }
   }
+  // The receivers' flags are read by src/alerts/receiver-config.ts; a typo fails at start-up.
+  let receivers: ReceiverSettings;
+  try {
+    receivers = receiverSettings(opts);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
   const leNs = str('leaderElectionNamespace') ?? fileEnv.POD_NAMESPACE ?? 'default';
   if (!DNS_LABEL.test(leNs)) throw new ConfigError(`--leader-election-namespace: "${leNs}" is not a namespace name`);
   const { kubeconfig, listen, identity, clusterName, leaseDuration, resync, logLevel, checkinStatusWrites, gotelApiNamespace } = opts;
@@ -150,6 +164,7 @@ export function toOperatorConfig(opts: Record<string, unknown>, fileEnv: NodeJS.
     resyncMs: seconds(typeof resync === 'string' ? resync : '10m', '--resync'),
     logLevel: checkLogLevel(typeof logLevel === 'string' ? logLevel : 'info'),
     checkinStatusWritesPerSecond: statusWrites,
+    receivers,
     gotelApi: {
       enabled: booleanOption(opts.gotelApi, 'gotel-api', fileEnv),
       namespace: gotelApiNs(gotelApiNamespace),

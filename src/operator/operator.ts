@@ -169,6 +169,7 @@ export class Operator {
       rest: this.rest,
       writer: this.writer,
       defaultReceiver: config.slackWebhookUrl ? parseDefaultReceiver(config.slackWebhookUrl) : undefined,
+      receivers: config.receivers,
       clusterName: config.clusterName,
       metrics: this.metrics,
       logger: this.logger,

@@ -107,8 +107,18 @@ describe('the Reservation CRD', () => {
     [
       'a receiver that is both slack and webhook',
       { every: '5m', notify: [{ slack: { urlSecretRef: { name: 's' } }, webhook: { urlSecretRef: { name: 'w' } } }] },
-      /spec\.notify\[0\]: Invalid value.*exactly one of slack or webhook/,
+      /spec\.notify\[0\]: Invalid value.*exactly one of slack, webhook, pagerduty or email/,
     ],
+    [
+      'a receiver that is both pagerduty and email',
+      { every: '5m', notify: [{ pagerduty: { routingKeySecretRef: { name: 'pd' } }, email: { to: ['a@example.com'] } }] },
+      /spec\.notify\[0\]: Invalid value.*exactly one of slack, webhook, pagerduty or email/,
+    ],
+    ['a receiver that is nothing', { every: '5m', notify: [{ name: 'x' }] }, /spec\.notify\[0\]: Invalid value.*exactly one of slack, webhook, pagerduty or email/],
+    ['a pagerduty receiver without its Secret', { every: '5m', notify: [{ pagerduty: {} }] }, /spec\.notify\[0\]\.pagerduty\.routingKeySecretRef: Required value/],
+    ['an email receiver with no address', { every: '5m', notify: [{ email: { to: [] } }] }, /spec\.notify\[0\]\.email\.to.*at least 1 items/],
+    ['an email address that is not one', { every: '5m', notify: [{ email: { to: ['data team'] } }] }, /spec\.notify\[0\]\.email\.to\[0\]: Invalid value.*must be an e-mail address/],
+    ['the same address twice', { every: '5m', notify: [{ email: { to: ['a@example.com', 'a@example.com'] } }] }, /spec\.notify\[0\]\.email\.to\[1\]: Duplicate value/],
     ['a jobRef of an unknown kind', { every: '5m', jobRef: { kind: 'Deployment', name: 'web' } }, /spec\.jobRef\.kind: Unsupported value: "Deployment"/],
     ['a maintenance window without a duration', { every: '5m', maintenanceWindows: [{ schedule: '0 1 * * 0' }] }, /spec\.maintenanceWindows\[0\]\.duration: Required value/],
   ])('rejects %s, naming the field', async (_what, spec, expected) => {
@@ -149,6 +159,10 @@ describe('the Reservation CRD', () => {
     for (const field of ['schedule', 'every', 'timeZone', 'maxRuntime', 'minRuntime', 'failureThreshold', 'notify', 'jobRef', 'snoozeUntil']) {
       expect(spec.stdout).toContain(field);
     }
+    const pagerduty = await kubectl('explain', 'reservation.spec.notify.pagerduty');
+    expect(pagerduty.stdout).toMatch(/dedup_key\s+gotel\/<cluster>\/<namespace>\/<name>/);
+    const email = await kubectl('explain', 'reservation.spec.notify.email.to');
+    expect(email.stdout).toMatch(/e-mail\s+addresses\s+such\s+as\s+team@example\.com/);
     const status = await kubectl('explain', 'reservation.status.alert.outbox');
     expect(status.stdout).toMatch(/recorded before it is sent/);
   });
