@@ -56,7 +56,9 @@ export function operatorOptions(command: Command): Command {
     )
     .addOption(opt('--gotel-api', 'serve GoTel\'s own API: POST /reservation, /checkin, /snooze, /checkout; GET /reservation', 'gotel-api'))
     .addOption(opt('--gotel-api-namespace <ns>', 'namespace of the Reservations GoTel\'s API manages', 'gotel-api-namespace').default('default'))
-    .addOption(opt('--gotel-api-anonymous', 'let GoTel\'s API take requests without credentials', 'gotel-api-anonymous'));
+    .addOption(opt('--gotel-api-anonymous', 'let GoTel\'s API take requests without credentials', 'gotel-api-anonymous'))
+    .addOption(opt('--status-page <mode>', 'who may see /status: off, authenticated (a Kubernetes token allowed to list Reservations) or public', 'status-page').default('authenticated'))
+    .addOption(opt('--badges <mode>', 'who may see /badge/...: off, authenticated or public (default: as --status-page)', 'badges'));
 }
 
 function seconds(text: string, flag: string): number {

@@ -8,6 +8,7 @@ import { ShardJournal } from '../checkin/journal.ts';
 import { JournalSweeper } from '../checkin/journal-sweeper.ts';
 import { createCheckinRouter } from '../checkin/router.ts';
 import { CheckinStore } from '../checkin/store.ts';
+import { statusRouter } from '../status/plugin.ts';
 import type { OperatorPlugins, SharedParts } from './operator.ts';
 
 /** This replica's check-in journal and the store that uses it, one pair per operator. */
@@ -67,10 +68,14 @@ export function operatorPlugins(): OperatorPlugins {
           anonymous: parts.config.extra.gotelApiAnonymous === true,
         },
       }),
+      // The status page and badges (src/status), from the informer cache.
+      statusRouter(parts),
     ],
     services: (parts) => {
       const { rest, writer, config, metrics, logger, reservations, isLeader, resolveSpec, shard, journalView } = parts;
       const { journal, store } = checkinsOf(parts);
+      // Per-Reservation metrics are read from the informer cache at scrape time (src/metrics.ts).
+      metrics.reservationSource.list = () => reservations.list();
       return [
         // Jobs of a Reservation's CronJob check in by themselves; only the leader stores them.
         new JobWatcher({ rest, writer, namespaces: config.namespaces, reservations, isLeader, logger, metrics, resolveSpec }),
