@@ -23,13 +23,14 @@ th{font-size:.8rem;color:var(--muted);font-weight:600}
 .state{display:inline-block;padding:1px 8px;border-radius:10px;color:#fff;font-weight:600;font-size:.85rem;white-space:nowrap}
 .state.lightgrey,.state.yellow{color:#1b1f24}
 tr.failing td:first-child{border-left:4px solid ${COLORS.red}}
-.name{font-weight:600;word-break:break-all}.msg{font-size:.85rem;color:var(--muted);word-break:break-word}
+.name{font-weight:600;overflow-wrap:anywhere}.msg{font-size:.85rem;color:var(--muted);overflow-wrap:anywhere}
 .runs{display:flex;gap:3px;flex-wrap:wrap}.run{width:12px;height:12px;border-radius:3px;display:inline-block}
 @media (max-width:700px){
  body{padding:10px}thead{display:none}table,tbody,tr,td{display:block;width:100%}
  tr{border:1px solid var(--line);border-radius:8px;margin:0 0 10px;padding:6px 10px;background:var(--card)}
  tr.failing{border-left:5px solid ${COLORS.red}}tr.failing td:first-child{border-left:0}
- td{border:0;padding:3px 0;display:flex;gap:8px}td[data-label]::before{content:attr(data-label);min-width:7.5em;color:var(--muted);font-size:.85rem}
+ td{border:0;padding:3px 0;display:flex;gap:8px}td[data-label]::before{content:attr(data-label);min-width:7.5em;flex:none;color:var(--muted);font-size:.85rem}
+ td:first-child{display:block;padding-bottom:6px}td:first-child::before{display:none}.summary .state{font-size:.8rem}
 }`;
 
 const stateBadge = (state: string, color: string): string => `<span class="state ${color}" style="background:${COLORS[color as keyof typeof COLORS] ?? COLORS.lightgrey}">${esc(state)}</span>`;
