@@ -96,7 +96,8 @@ function peersHtml(peers: PeerRow[] | undefined): string {
 export function renderStatusPage(m: StatusModel, opts: { clusterName?: string } = {}): string {
   const title = `GoTel status${opts.clusterName ? ` – ${opts.clusterName}` : ''}`;
   const failing = m.rows.filter((r) => r.failing).length;
-  const shown = m.rows.length === m.total ? `${m.total} Reservations` : `${m.rows.length} of ${m.total} Reservations`;
+  const shown = m.matching === m.total ? `${m.total} Reservations` : `${m.matching} of ${m.total} Reservations`;
+  const cut = m.rows.length < m.matching ? `<p class="muted" id="truncated">Showing the first ${m.rows.length} of ${m.matching}; filter by namespace or state to see the others.</p>` : '';
   const body = m.rows.length
     ? `<table id="reservations"><thead><tr><th>Reservation</th><th>State</th><th>Last check-in</th><th>Since</th><th>Next deadline</th><th>Recent runs</th></tr></thead><tbody>${m.rows.map(rowHtml).join('')}</tbody></table>`
     : `<p class="muted" id="reservations">No Reservation matches.</p>`;
@@ -107,6 +108,7 @@ export function renderStatusPage(m: StatusModel, opts: { clusterName?: string } 
     summary(m) +
     filterForm(m) +
     body +
+    cut +
     peersHtml(m.peers) +
     `</body></html>`
   );

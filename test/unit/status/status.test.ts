@@ -47,6 +47,14 @@ describe('status model', () => {
     expect(() => parseFilter({ state: 'Sleeping' })).toThrow(/Sleeping/);
   });
 
+  it('shows at most maxRows rows, failing ones first, and says how many it left out', () => {
+    const list = [...Array.from({ length: 5 }, (_, i) => inState('Healthy', 'a', `ok-${i}`)), inState('Missed', 'z')];
+    const m = buildModel(list, NOW, {}, undefined, 2);
+    expect(m.rows.map((r) => r.name)).toEqual(['missed', 'ok-0']);
+    expect(m.matching).toBe(6);
+    expect(renderStatusPage(m)).toContain('Showing the first 2 of 6');
+  });
+
   it('reads a Peer defensively', () => {
     expect(peerRowOf({ metadata: { name: 'east' }, status: { state: 'Stale', lastSeenTime: '2026-12-01T11:58:00Z', peerClusterName: 'east-1' } }, NOW)).toEqual({
       name: 'east',
