@@ -24,9 +24,9 @@ async function allowed(auth: Authenticator, token: string, user: UserInfo, verb:
   }
 }
 
-async function user(auth: Authenticator, authorization: string | undefined, what: string): Promise<{ token: string; user: UserInfo }> {
+async function user(auth: Authenticator, authorization: string | undefined, what: string, flag: string): Promise<{ token: string; user: UserInfo }> {
   const token = bearerToken(authorization);
-  if (token === undefined) throw unauthorized(`${what} needs a Kubernetes bearer token (Authorization: Bearer ...) whose user may "list" ${PLURAL}.${GROUP}, or the operator's --status-page=public`);
+  if (token === undefined) throw unauthorized(`${what} needs a Kubernetes bearer token (Authorization: Bearer ...) whose user may "list" ${PLURAL}.${GROUP}, or the operator's ${flag}=public`);
   return { token, user: await auth.authenticate(token) };
 }
 
@@ -40,7 +40,7 @@ const forbidden = (u: UserInfo, where: string): HttpError =>
  */
 export async function pageScope(mode: Visibility, auth: Authenticator, authorization: string | undefined, candidates: string[], wanted?: string): Promise<Scope> {
   if (mode === 'public') return ALL;
-  const { token, user: u } = await user(auth, authorization, 'the status page');
+  const { token, user: u } = await user(auth, authorization, 'the status page', '--status-page');
   if (wanted) {
     if (await allowed(auth, token, u, 'list', wanted)) return { all: false, namespaces: new Set([wanted]) };
     throw forbidden(u, `in namespace "${wanted}"`);
@@ -55,7 +55,7 @@ export async function pageScope(mode: Visibility, auth: Authenticator, authoriza
 /** A badge: `list` in the namespace, or (for one Reservation) `get` on it. */
 export async function requireBadgeAccess(mode: Visibility, auth: Authenticator, authorization: string | undefined, namespace: string, name?: string): Promise<void> {
   if (mode === 'public') return;
-  const { token, user: u } = await user(auth, authorization, 'this badge');
+  const { token, user: u } = await user(auth, authorization, 'this badge', '--badges');
   if (await allowed(auth, token, u, 'list', namespace)) return;
   if (name && (await allowed(auth, token, u, 'get', namespace, name))) return;
   throw forbidden(u, `in namespace "${namespace}"${name ? ` (nor "get" ${name})` : ''}`);
