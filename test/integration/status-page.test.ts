@@ -23,6 +23,8 @@ let authenticated: Operator;
 let open: Operator;
 let browser: Browser;
 const tokens: Record<string, string> = {};
+/** Where each state's Reservation lives. */
+let where: Map<State, { namespace: string; name: string }>;
 
 async function clusterWideList(namespace: string, sa: string): Promise<void> {
   const name = `gotel-status-test-${namespace}`;
@@ -39,7 +41,7 @@ beforeAll(async () => {
   nsA = await freshNamespace('status-a');
   nsB = await freshNamespace('status-b');
   await holdLeaderLease(nsA);
-  await reservationsInEveryState([nsA, nsB]);
+  where = await reservationsInEveryState([nsA, nsB]);
   for (const sa of ['nobody', 'team-a', 'sre']) tokens[sa] = await serviceAccountToken(rest, nsA, sa);
   await grant(rest, nsA, 'team-a', ['list']);
   await clusterWideList(nsA, 'sre');
@@ -158,6 +160,8 @@ describe('who may see the status page (--status-page=authenticated, the default)
   });
 
   it('badges follow the page: a JSON 401 without a token, the badge with one', async () => {
+    const missed = where.get('Missed')!;
+    expect(missed.namespace).toBe(nsA);
     const none = await get(`/badge/${nsA}/missed.svg`);
     expect(none.status).toBe(401);
     expect(none.body.error?.reason).toBe('Unauthorized');
@@ -170,8 +174,8 @@ describe('who may see the status page (--status-page=authenticated, the default)
 describe('badges (--badges=public)', () => {
   it('draws one Reservation\'s state in its colour, as SVG', async () => {
     for (const [state, color] of [['Healthy', '#4c1'], ['Missed', '#e05d44'], ['Running', '#007ec6'], ['Late', '#dfb317'], ['Suspended', '#9f9f9f']] as const) {
-      const ns = STATES.indexOf(state) % 2 === 0 ? nsA : nsB;
-      const res = await fetch(`${open.url}/badge/${ns}/${state.toLowerCase()}.svg`);
+      const r = where.get(state)!;
+      const res = await fetch(`${open.url}/badge/${r.namespace}/${r.name}.svg`);
       expect(res.status).toBe(200);
       expect(res.headers.get('content-type')).toMatch(/^image\/svg\+xml/);
       const svg = await res.text();
@@ -185,7 +189,7 @@ describe('badges (--badges=public)', () => {
   it('sums up a namespace, coloured by its worst Reservation', async () => {
     const res = await fetch(`${open.url}/badge/${nsA}.svg`);
     expect(res.headers.get('content-type')).toMatch(/^image\/svg\+xml/);
-    const inA = STATES.filter((_, i) => i % 2 === 0);
+    const inA = STATES.filter((s) => where.get(s)!.namespace === nsA);
     const failing = inA.filter((s) => FAILING_STATES.has(s)).length;
     const svg = await res.text();
     expect(svg).toContain(`>${failing} of ${inA.length} failing</text>`);
@@ -193,14 +197,14 @@ describe('badges (--badges=public)', () => {
   });
 
   it('answers Shields\' endpoint JSON, and a drawn 404 for an unknown Reservation', async () => {
-    const res = await fetch(`${open.url}/badge/${nsA}/healthy.json`);
+    const res = await fetch(`${open.url}/badge/${where.get('Healthy')!.namespace}/healthy.json`);
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);
     expect(await res.json()).toEqual({ schemaVersion: 1, label: 'healthy', message: 'Healthy', color: 'brightgreen' });
-    const labelled = (await (await fetch(`${open.url}/badge/${nsB}/failed.json?label=nightly`)).json()) as Record<string, unknown>;
+    const labelled = (await (await fetch(`${open.url}/badge/${where.get('Failed')!.namespace}/failed.json?label=nightly`)).json()) as Record<string, unknown>;
     expect(labelled).toEqual({ schemaVersion: 1, label: 'nightly', message: 'Failed', color: 'red' });
-    const missing = await fetch(`${open.url}/badge/${nsA}/nope.svg`);
+    const missing = await fetch(`${open.url}/badge/${nsA}/healthy-nowhere.svg`);
     expect(missing.status).toBe(404);
     expect(await missing.text()).toContain('>not found</text>');
-    expect((await fetch(`${open.url}/badge/${nsA}/healthy.png`)).status).toBe(404);
+    expect((await fetch(`${open.url}/badge/${nsA}/failed.png`)).status).toBe(404);
   });
 });
