@@ -1,6 +1,8 @@
 // Prometheus metrics, one registry per process (or per test), Prometheus naming, low-cardinality
 // labels. Served on /metrics by the operator's HTTP server.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Reservation } from './api/reservation.ts';
+import { isFailing, nextDeadlineOf, stateOf } from './status/model.ts';
 
 export interface Metrics {
   registry: Registry;
@@ -23,6 +25,10 @@ export interface Metrics {
   checkinsUnfolded: Gauge;
   /** Where checkinsUnfolded reads from (the check-in store sets it). */
   unfoldedCheckins: { read: () => number };
+  /** Per-Reservation series (gotel_reservation_*), computed from `reservationSource` at scrape time. */
+  reservationGauges: ReservationGauges;
+  /** Where the per-Reservation series read from: the operator's informer cache (set in src/operator/operator.ts). */
+  reservationSource: { list: () => Reservation[] };
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
@@ -30,6 +36,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'gotel_process_' });
   const registers = [registry];
   const unfoldedCheckins = { read: () => 0 };
+  const reservationSource = { list: (): Reservation[] => [] };
   return {
     registry,
     checkins: new Counter({ name: 'gotel_checkins_total', help: 'Check-ins stored, by signal.', labelNames: ['signal'], registers }),
@@ -61,5 +68,77 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       },
     }),
     unfoldedCheckins,
+    reservationGauges: reservationGauges(registers, () => reservationSource.list()),
+    reservationSource,
+  };
+}
+
+// Per-Reservation series for Prometheus, read from the informer cache when Prometheus scrapes
+// (prom-client collect callbacks): nothing is kept or updated between scrapes, and a deleted
+// Reservation's series are gone from the next scrape. One series per Reservation per gauge
+// (gotel_reservation_state too: only the current state is exported), and a timestamp gauge only
+// when the instant is known. Every replica exports them (they all hold the same cache): rules
+// aggregate with max by (namespace, name).
+
+type Labels = 'namespace' | 'name';
+
+export interface ReservationGauges {
+  up: Gauge<Labels>;
+  state: Gauge<Labels | 'state'>;
+  alerting: Gauge<Labels>;
+  lastCheckin: Gauge<Labels>;
+  lastSuccess: Gauge<Labels>;
+  lastFailure: Gauge<Labels>;
+  nextDeadline: Gauge<Labels>;
+  consecutiveFailures: Gauge<Labels>;
+}
+
+const seconds = (t: string | undefined): number | undefined => {
+  if (!t) return undefined;
+  const v = Date.parse(t);
+  return Number.isNaN(v) ? undefined : v / 1000;
+};
+
+const labels = (r: Reservation): Record<Labels, string> => ({ namespace: r.metadata.namespace ?? 'default', name: r.metadata.name });
+
+/** A gauge rebuilt at each scrape from `value(r)` for every Reservation (undefined: no series). */
+function perReservation(name: string, help: string, registers: Registry[], list: () => Reservation[], value: (r: Reservation) => number | undefined): Gauge<Labels> {
+  return new Gauge({
+    name,
+    help,
+    labelNames: ['namespace', 'name'],
+    registers,
+    collect() {
+      this.reset();
+      for (const r of list()) {
+        const v = value(r);
+        if (v !== undefined) this.set(labels(r), v);
+      }
+    },
+  });
+}
+
+export function reservationGauges(registers: Registry[], list: () => Reservation[]): ReservationGauges {
+  const g = (name: string, help: string, value: (r: Reservation) => number | undefined): Gauge<Labels> => perReservation(name, help, registers, list, value);
+  return {
+    up: g('gotel_reservation_up', '1 when the Reservation is not failing (not Missed, Failed, Late, Overrun, TooFast or Invalid).', (r) => (isFailing(r) ? 0 : 1)),
+    state: new Gauge({
+      name: 'gotel_reservation_state',
+      help: 'The Reservation\'s current state (value 1; one series per Reservation).',
+      labelNames: ['namespace', 'name', 'state'],
+      registers,
+      collect() {
+        this.reset();
+        for (const r of list()) this.set({ ...labels(r), state: stateOf(r) }, 1);
+      },
+    }),
+    alerting: g('gotel_reservation_alerting', '1 while GoTel alerts for the Reservation (status.alert.firing).', (r) => (r.status?.alert?.firing ? 1 : 0)),
+    lastCheckin: g('gotel_reservation_last_checkin_timestamp_seconds', 'When the last check-in arrived (any signal), Unix time.', (r) => seconds(r.status?.lastCheckin?.time)),
+    lastSuccess: g('gotel_reservation_last_success_timestamp_seconds', 'When the last successful run ended, Unix time.', (r) => seconds(r.status?.lastSuccessTime)),
+    lastFailure: g('gotel_reservation_last_failure_timestamp_seconds', 'When the last failed run ended, Unix time.', (r) => seconds(r.status?.lastFailureTime)),
+    nextDeadline: g('gotel_reservation_next_deadline_timestamp_seconds', 'The next instant GoTel judges the Reservation (open deadline, else next expected run), Unix time.', (r) =>
+      seconds(nextDeadlineOf(r)),
+    ),
+    consecutiveFailures: g('gotel_reservation_consecutive_failures', 'Bad runs in a row.', (r) => r.status?.consecutiveFailures ?? 0),
   };
 }

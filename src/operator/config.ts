@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { DEFAULT_PAGERDUTY_EVENTS_URL, receiverSettings, type ReceiverSettings } from '../alerts/receiver-config.ts';
 import { parseDefaultReceiver } from '../alerts/receivers.ts';
+import { statusConfig, type StatusConfig } from '../status/config.ts';
 
 export interface OperatorConfig {
   kubeconfig?: string;
@@ -23,6 +24,8 @@ export interface OperatorConfig {
   checkinStatusWritesPerSecond: number;
   /** PagerDuty and SMTP settings for those receivers. */
   receivers: ReceiverSettings;
+  /** Who may see /status and the badges. */
+  statusPage: StatusConfig;
   /** GoTel's original HTTP API (POST /reservation, /checkin, /snooze, /checkout). */
   gotelApi: GotelApiConfig;
 }
@@ -91,7 +94,9 @@ export function operatorOptions(command: Command): Command {
     .addOption(opt('--pagerduty-events-url <url>', 'where PagerDuty receivers\' events go (Events API v2)', 'pagerduty-events-url').default(DEFAULT_PAGERDUTY_EVENTS_URL))
     .addOption(opt('--smtp-url <smtp://host:port>', 'SMTP server for e-mail receivers: smtp:// (STARTTLS when offered, required with --smtp-secret) or smtps://', 'smtp-url'))
     .addOption(opt('--smtp-secret <ns/name>', 'Secret with keys username and password to log in to the SMTP server', 'smtp-secret'))
-    .addOption(opt('--smtp-from <address>', 'From address of e-mail alerts, e.g. "GoTel <gotel@example.com>" (required with --smtp-url)', 'smtp-from'));
+    .addOption(opt('--smtp-from <address>', 'From address of e-mail alerts, e.g. "GoTel <gotel@example.com>" (required with --smtp-url)', 'smtp-from'))
+    .addOption(opt('--status-page <mode>', 'who may see /status: off, authenticated (a Kubernetes token allowed to list Reservations) or public', 'status-page').default('authenticated'))
+    .addOption(opt('--badges <mode>', 'who may see /badge/...: off, authenticated or public (default: as --status-page)', 'badges'));
 }
 
 function seconds(text: string, flag: string): number {
@@ -165,6 +170,7 @@ export function toOperatorConfig(opts: Record<string, unknown>, fileEnv: NodeJS.
     logLevel: checkLogLevel(typeof logLevel === 'string' ? logLevel : 'info'),
     checkinStatusWritesPerSecond: statusWrites,
     receivers,
+    statusPage: statusConfig(opts),
     gotelApi: {
       enabled: booleanOption(opts.gotelApi, 'gotel-api', fileEnv),
       namespace: gotelApiNs(gotelApiNamespace),

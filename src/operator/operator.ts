@@ -29,6 +29,7 @@ import type { Metrics } from '../metrics.ts';
 import { systemClock } from '../util/clock.ts';
 import type { OperatorConfig } from './config.ts';
 import { Reconciler } from './reconciler.ts';
+import { createStatusRouter } from '../status/router.ts';
 import { createApp, listen } from './server.ts';
 import { Watched } from './watched.ts';
 
@@ -100,6 +101,8 @@ export class Operator {
       foreignUnfolded: (key, status) => this.journalView.unfolded(key, status),
     });
     metrics.unfoldedCheckins.read = () => this.store.unfolded;
+    // Per-Reservation metrics are read from the informer cache at scrape time (src/metrics.ts).
+    metrics.reservationSource.list = () => this.reservations.list();
     this.sweeper = new JournalSweeper({ rest: this.rest, writer: this.writer, view: this.journalView, namespace: config.leaderElectionNamespace, shard: this.shard, isLeader, cronJobOf, logger });
     this.reconciler = new Reconciler({
       get: (key) => this.reservations.get(key),
@@ -189,6 +192,17 @@ export class Operator {
     });
   }
 
+  /** The status page and badges (src/status), from the informer cache. */
+  private statusRouter(): ReturnType<typeof createStatusRouter> {
+    return createStatusRouter({
+      config: this.config.statusPage,
+      reservations: this.reservations,
+      rest: this.rest,
+      peersNamespace: this.config.leaderElectionNamespace,
+      clusterName: this.config.clusterName,
+    });
+  }
+
   /** Why this replica is not ready (for /readyz), or null. */
   notReadyReason(): string | null {
     const unsynced = this.informers.filter((i) => !i.synced).length;
@@ -204,7 +218,7 @@ export class Operator {
   }
 
   async start(): Promise<void> {
-    const app = createApp({ metrics: this.metrics, notReadyReason: () => this.notReadyReason(), routers: [this.checkinRouter()] });
+    const app = createApp({ metrics: this.metrics, notReadyReason: () => this.notReadyReason(), routers: [this.checkinRouter(), this.statusRouter()] });
     this.http = await listen(app, this.config.listen.host, this.config.listen.port);
     this.logger.info({ url: this.http.url, identity: this.config.identity, namespaces: this.config.namespaces }, 'operator listening');
     this.jobWatcher.start();
