@@ -97,6 +97,7 @@ async function main(): Promise<void> {
   run(nodeBinary, [join(ROOT, 'node_modules/postject/dist/cli.js'), tmp, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', SEA_FUSE]);
   renameSync(tmp, OUT);
   writeFileSync(STAMP, hash);
+  rmSync(WORK, { recursive: true, force: true }); // only the executable is the product
   const mib = (statSync(OUT).size / 2 ** 20).toFixed(0);
   say(`${relative(ROOT, OUT)} (${mib} MiB, gotel ${version} on Node ${process.version}) in ${((Date.now() - started) / 1000).toFixed(1)}s`);
 }
