@@ -98,7 +98,7 @@ describe('gotel snooze', () => {
 });
 
 describe('gotel suspend and resume', () => {
-  it('set and remove spec.suspend; a bare NAME is in the context\'s namespace', async () => {
+  it('set and remove spec.suspend', async () => {
     await createReservation(admin, ns, 'report', { every: '1h' });
     const s = await gotel(['suspend', `${ns}/report`], { KUBECONFIG: adminConfig });
     expect(s.code).toBe(0);
@@ -115,6 +115,8 @@ describe('gotel suspend and resume', () => {
     const s = await gotel(['suspend', 'guarded', '--kubeconfig', viewerConfig]);
     expect(s.code).toBe(1);
     expect(s.stderr).toMatch(/^gotel suspend: Forbidden: .*system:serviceaccount:.*:viewer.* cannot patch resource "reservations"/);
+    // A bare NAME is in the kubeconfig context's namespace.
+    expect(s.stderr).toContain(`in the namespace "${ns}"`);
     const z = await gotel(['snooze', 'guarded', '--for', '1h', '--kubeconfig', viewerConfig]);
     expect(z.code).toBe(1);
     expect(z.stderr).toContain('Forbidden');

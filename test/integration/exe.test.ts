@@ -6,15 +6,15 @@
 //
 // Cost: the build takes ~15-40 s on 2 cores (esbuild, the SEA blob, postject on a 108 MiB
 // binary); a build whose inputs have not changed is reused in well under a second.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { KubeRest } from '../../src/k8s/rest.ts';
 import { createReservation, getReservation, grant, serviceAccountToken, startCheckinServer, type CheckinServer } from './checkin-helpers.ts';
-import { freshNamespace, kubeConfig } from './helpers.ts';
+import { eventually, freshNamespace, kubeConfig } from './helpers.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const EXE = join(ROOT, 'dist/gotel-linux-x64');
@@ -26,7 +26,7 @@ let server: CheckinServer;
 let token: string;
 let machine: string;
 /** How to start the executable on the Node-less machine, and its path there. */
-let launch: { command: string; prefix: string[]; self: string; tools: string };
+let launch: { command: string; prefix: string[]; self: string; tools: string; kubeconfig: string };
 
 /** A root with the executable and its shared libraries only, or (not root) a lone copy. */
 function nodelessMachine(): string {
@@ -36,15 +36,16 @@ function nodelessMachine(): string {
   copyFileSync(EXE, self);
   chmodSync(self, 0o755);
   mkdirSync(join(dir, 'tools'));
+  writeFileSync(join(dir, 'kubeconfig'), inject('kubeconfig'));
   if (process.getuid?.() === 0) {
     const libs = execFileSync('ldd', [EXE], { encoding: 'utf8' }).match(/\/\S+/g) ?? [];
     for (const lib of libs) {
       mkdirSync(join(dir, dirname(lib)), { recursive: true });
       copyFileSync(lib, join(dir, lib));
     }
-    launch = { command: '/usr/sbin/chroot', prefix: [dir, '/gotel/gotel'], self: '/gotel/gotel', tools: '/tools' };
+    launch = { command: '/usr/sbin/chroot', prefix: [dir, '/gotel/gotel'], self: '/gotel/gotel', tools: '/tools', kubeconfig: '/kubeconfig' };
   } else {
-    launch = { command: self, prefix: [], self, tools: join(dir, 'tools') };
+    launch = { command: self, prefix: [], self, tools: join(dir, 'tools'), kubeconfig: join(dir, 'kubeconfig') };
   }
   return dir;
 }
@@ -55,10 +56,11 @@ interface Ran {
   stderr: string;
 }
 
-function gotel(args: string[], env: Record<string, string> = {}): Promise<Ran> {
+function gotel(args: string[], env: Record<string, string> = {}, started?: (child: ChildProcess) => void): Promise<Ran> {
   return new Promise((resolve, reject) => {
     // No PATH, no HOME, nothing inherited: whatever the executable needs, it brings.
     const child = spawn(launch.command, [...launch.prefix, ...args], { env: { PATH: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    started?.(child);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -138,5 +140,39 @@ describe('the single executable, without Node', () => {
     const refused = await gotel(['checkin', `${ns}/single`, '--url', server.url, '--token', 'not-a-token', '--retries', '0']);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain('HTTP 401');
+  });
+
+  it('gotel sidecar watches its Pod through the apiserver and checks in the main container\'s start and exit code', async () => {
+    await createReservation(admin, ns, 'vacuum', { every: '1h' });
+    const podName = 'vacuum-1';
+    const pod = await admin.request<{ metadata: { uid: string } }>({
+      method: 'POST',
+      path: `/api/v1/namespaces/${ns}/pods`,
+      body: { apiVersion: 'v1', kind: 'Pod', metadata: { name: podName }, spec: { restartPolicy: 'Never', containers: [{ name: 'main', image: 'debian' }] } },
+    });
+    // No kubelet here: the test writes the container's status the way the kubelet would.
+    const status = (phase: string, state: Record<string, unknown>) =>
+      admin.request({
+        method: 'PATCH',
+        path: `/api/v1/namespaces/${ns}/pods/${podName}/status`,
+        contentType: 'application/merge-patch+json',
+        body: { status: { phase, containerStatuses: [{ name: 'main', image: 'debian', imageID: '', ready: false, restartCount: 0, state }] } },
+      });
+    let child: ChildProcess | undefined;
+    const env = { POD_NAME: podName, POD_NAMESPACE: ns, GOTEL_RESERVATION: 'vacuum', GOTEL_URL: server.url, GOTEL_TOKEN: token };
+    const done = gotel(['sidecar', '--kubeconfig', launch.kubeconfig], env, (c) => (child = c));
+    const startedAt = new Date(Date.now() - 3_000).toISOString().replace(/\.\d+Z$/, 'Z');
+    await status('Running', { running: { startedAt } });
+    await eventually(async () => (await getReservation(admin, ns, 'vacuum')).status?.running?.length, 20_000, 'the sidecar\'s start check-in');
+    await status('Failed', { terminated: { exitCode: 137, reason: 'OOMKilled', startedAt, finishedAt: new Date().toISOString().replace(/\.\d+Z$/, 'Z') } });
+    const last = await eventually(async () => {
+      const c = (await getReservation(admin, ns, 'vacuum')).status?.lastCheckin;
+      return c?.signal === 'fail' ? c : undefined;
+    }, 20_000, 'the sidecar\'s end check-in');
+    expect(last).toMatchObject({ exitCode: 137, runId: `${pod.metadata.uid}-0`, source: 'sidecar', message: 'container main OOMKilled' });
+    child!.kill('SIGTERM');
+    const ran = await done;
+    expect(ran.code).toBe(0);
+    expect(ran.stderr).toContain('checked in exit code 137');
   });
 });
