@@ -148,8 +148,16 @@ export class Authenticator {
       const expected = await this.secretToken(namespace, fields.tokenSecretRef.name, fields.tokenSecretRef.key);
       if (expected && constantTimeEquals(token, expected)) return { kind: 'secret-token' };
     }
+    return this.authorizeToken(token, { verb: 'checkin', namespace, name });
+  }
+
+  /**
+   * The Kubernetes half of a decision, for `checkin` and any other verb on Reservations (`snooze`):
+   * a TokenReview says who the token is, a SubjectAccessReview whether RBAC lets them (both cached).
+   */
+  async authorizeToken(token: string, attrs: AccessAttributes): Promise<Principal> {
     const user = await this.authenticate(token);
-    await this.requireAccess(token, user, { verb: 'checkin', namespace, name });
+    await this.requireAccess(token, user, attrs);
     return { kind: 'kubernetes', user: user.username };
   }
 

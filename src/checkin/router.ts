@@ -6,6 +6,11 @@
 //   GET|POST /checkin/{namespace}/{name}/log        a message, no judgement
 //   GET|POST /checkin/{namespace}/{name}/{0..255}   a run ended with this exit code (0 = success)
 //
+//   POST /snooze/{namespace}/{name}?for=2h          spec.snoozeUntil = now + 2h (RBAC verb snooze; snooze.ts)
+//
+// HEAD is taken like GET (Healthchecks' convention: uptime tools ping with HEAD); its answer has
+// the same status and headers, without a body.
+//
 // `?rid=` pairs a start with its end; the body is a message (text) or a JSON object with runId,
 // message, exitCode, durationSeconds. The answer is 2xx only once the apiserver holds the check-in
 // (in the Reservation's status, or under load in the check-in journal: see store.ts), and says what
@@ -24,6 +29,7 @@ import { HttpError, badRequest, fromKubeError, jsonErrorHandler, jsonNotFound, s
 import { createGotelApiRouter, type GotelApiOptions } from './gotel-api.ts';
 import { ReservationLookup, type ReservationSource } from './lookup.ts';
 import { DEFAULT_RATE_LIMIT, RateLimiter, type RateLimitOptions } from './rate-limit.ts';
+import { createSnoozeRouter } from './snooze.ts';
 import type { ShardJournal } from './journal.ts';
 import { CheckinStore, verdictOf } from './store.ts';
 import type { CronJobOf } from '../core/index.ts';
@@ -87,12 +93,7 @@ export function parseCheckinPath(rest: string): CheckinTarget {
     }
   });
   const [namespace, name, action] = decoded as [string, string, string | undefined];
-  if (namespace.length > 63 || !NAMESPACE_RE.test(namespace)) {
-    throw badRequest('InvalidNamespace', 'the namespace must be a DNS-1123 label (lower-case letters, digits, "-", at most 63 characters)');
-  }
-  if (name.length > 253 || !NAME_RE.test(name)) {
-    throw badRequest('InvalidName', 'the Reservation name must be a DNS-1123 subdomain (lower-case letters, digits, "-", ".", at most 253 characters)');
-  }
+  checkKey(namespace, name);
   if (action === undefined || action === 'success') return { namespace, name, signal: 'success' };
   if (action === 'start' || action === 'fail' || action === 'log') return { namespace, name, signal: action };
   if (/^\d{1,3}$/.test(action)) {
@@ -101,6 +102,31 @@ export function parseCheckinPath(rest: string): CheckinTarget {
     throw badRequest('InvalidExitCode', 'an exit code must be from 0 to 255');
   }
   throw new HttpError(404, 'NotFound', `unknown check-in "${action.slice(0, 40)}": use /start, /fail, /log or an exit code 0..255`);
+}
+
+function checkKey(namespace: string, name: string): void {
+  if (namespace.length > 63 || !NAMESPACE_RE.test(namespace)) {
+    throw badRequest('InvalidNamespace', 'the namespace must be a DNS-1123 label (lower-case letters, digits, "-", at most 63 characters)');
+  }
+  if (name.length > 253 || !NAME_RE.test(name)) {
+    throw badRequest('InvalidName', 'the Reservation name must be a DNS-1123 subdomain (lower-case letters, digits, "-", ".", at most 253 characters)');
+  }
+}
+
+/** `/{namespace}/{name}` (the rest of a path such as /snooze/...), validated; throws HttpError 400/404. */
+export function parseReservationKey(rest: string, usage: string): { namespace: string; name: string } {
+  const parts = rest.replace(/\/$/, '').split('/');
+  if (parts.length !== 3 || parts[0] !== '') throw new HttpError(404, 'NotFound', `the path is ${usage}`);
+  let namespace: string;
+  let name: string;
+  try {
+    namespace = decodeURIComponent(parts[1]!);
+    name = decodeURIComponent(parts[2]!);
+  } catch {
+    throw badRequest('MalformedPath', 'the path has an invalid percent-encoding');
+  }
+  checkKey(namespace, name);
+  return { namespace, name };
 }
 
 function queryRunId(req: Request): string | undefined {
@@ -205,6 +231,7 @@ async function handleCheckin(ctx: CheckinContext, req: Request, res: Response, r
 export function createCheckinRouter(deps: CheckinRouterDeps): Router {
   const ctx = createCheckinContext(deps);
   const router = express.Router();
+  router.use(createSnoozeRouter(ctx));
   if (deps.gotelApi?.enabled) router.use(createGotelApiRouter(ctx, deps.gotelApi));
   router.use((req, res, next) => {
     const path = req.path;
@@ -212,9 +239,9 @@ export function createCheckinRouter(deps: CheckinRouterDeps): Router {
     if (path === '/checkin' || path === '/checkin/') {
       return sendError(res, new HttpError(404, 'NotFound', 'check-in paths are /checkin/{namespace}/{name}[/start|/fail|/log|/{exitCode}]'));
     }
-    if (req.method !== 'GET' && req.method !== 'POST') {
+    if (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'POST') {
       ctx.deps.metrics?.checkinErrors.inc({ code: '405' });
-      return sendError(res, new HttpError(405, 'MethodNotAllowed', `${req.method.slice(0, 20)} is not allowed; use GET or POST`, { headers: { Allow: 'GET, POST' } }));
+      return sendError(res, new HttpError(405, 'MethodNotAllowed', `${req.method.slice(0, 20)} is not allowed; use GET, HEAD or POST`, { headers: { Allow: 'GET, HEAD, POST' } }));
     }
     handleCheckin(ctx, req, res, path.slice('/checkin'.length)).catch((err: unknown) => refuse(ctx, res, err, req.path.slice(0, 300)));
   });

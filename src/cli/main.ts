@@ -1,11 +1,9 @@
 #!/usr/bin/env node
 // The `gotel` entry point: one program, a subcommand per job. Each subcommand lives in its own
-// module and is loaded only when used, so `gotel next` never pays for the Kubernetes client.
-import { Command } from 'commander';
+// module and loads what it needs only when used, so `gotel next` never pays for the Kubernetes client.
+import { baseProgram, registerClients } from './program.ts';
 
-const program = new Command('gotel')
-  .description('GoTel: makes sure scheduled work actually happens')
-  .showHelpAfterError();
+const program = baseProgram();
 
 program
   .command('assets')
@@ -19,8 +17,6 @@ program
 
 (await import('./next.ts')).registerNext(program);
 (await import('./operator.ts')).registerOperator(program);
-(await import('./checkin.ts')).registerCheckin(program);
-(await import('./run.ts')).registerRun(program);
-(await import('./sidecar.ts')).registerSidecar(program);
+registerClients(program);
 
 await program.parseAsync(process.argv);

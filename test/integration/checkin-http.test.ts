@@ -110,7 +110,7 @@ describe('HTTP check-ins', () => {
     expect(missing.body.error?.message).toContain(`${ns}/nope`);
     const put = await call(`/checkin/${ns}/basic`, { method: 'PUT' });
     expect(put.status).toBe(405);
-    expect(put.headers.get('allow')).toBe('GET, POST');
+    expect(put.headers.get('allow')).toBe('GET, HEAD, POST');
     const bad = await call(`/checkin/${ns}/basic/256`, { method: 'POST' });
     expect(bad.status).toBe(400);
     const json = await call(`/checkin/${ns}/basic`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"runId": ' });
