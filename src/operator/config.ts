@@ -43,7 +43,7 @@ export function operatorOptions(command: Command): Command {
   return command
     .addOption(opt('--kubeconfig <path>', 'kubeconfig to use (default: in-cluster, else KUBECONFIG, else ~/.kube/config)', 'kubeconfig'))
     .addOption(opt('--namespaces <list>', 'comma-separated namespaces to watch (default: all)', 'namespaces'))
-    .addOption(opt('--listen <host:port>', 'address for check-ins, /metrics, /healthz, /readyz', 'listen').default('0.0.0.0:8080'))
+    .addOption(opt('--listen <host:port>', 'address for check-ins, /healthz, /readyz', 'listen').default('0.0.0.0:8080'))
     .addOption(opt('--slack-webhook-url <url|ns/name#key>', 'default Slack receiver: a webhook URL or a Secret key reference', 'slack-webhook-url'))
     .addOption(opt('--identity <name>', 'this replica\'s name in the leader Lease (default: host name plus a random suffix)', 'identity'))
     .addOption(opt('--leader-election-namespace <ns>', 'namespace of the leader Lease (default: the pod\'s namespace, else default)', 'leader-election-namespace'))
@@ -56,7 +56,24 @@ export function operatorOptions(command: Command): Command {
     )
     .addOption(opt('--gotel-api', 'serve GoTel\'s own API: POST /reservation, /checkin, /snooze, /checkout; GET /reservation', 'gotel-api'))
     .addOption(opt('--gotel-api-namespace <ns>', 'namespace of the Reservations GoTel\'s API manages', 'gotel-api-namespace').default('default'))
-    .addOption(opt('--gotel-api-anonymous', 'let GoTel\'s API take requests without credentials', 'gotel-api-anonymous'));
+    .addOption(opt('--gotel-api-anonymous', 'let GoTel\'s API take requests without credentials', 'gotel-api-anonymous'))
+    .addOption(opt('--metrics-listen <host:port>', 'address for /metrics (Prometheus), apart from the check-ins on --listen', 'metrics-listen').default('0.0.0.0:9090'));
+}
+
+/**
+ * Where /metrics is served (--metrics-listen, passed through in `extra`). The CLI always sets it
+ * (default 0.0.0.0:9090); a config built in code without it gets a free port on --listen's host,
+ * so operators started side by side (tests, `npm start`) never collide.
+ */
+export function metricsListenOf(config: Pick<OperatorConfig, 'listen' | 'extra'>): { host: string; port: number } {
+  const text = config.extra.metricsListen;
+  if (text === undefined || text === '') return { host: config.listen.host, port: 0 };
+  if (typeof text !== 'string') throw new ConfigError('--metrics-listen: expected host:port');
+  try {
+    return parseListen(text);
+  } catch {
+    throw new ConfigError(`--metrics-listen: "${text}" is not host:port (for example 0.0.0.0:9090 or 127.0.0.1:0)`);
+  }
 }
 
 function seconds(text: string, flag: string): number {

@@ -18,6 +18,8 @@ import type { OperatorConfig } from './config.ts';
 import { resolveJobRefSchedule, type CronJob, type CronJobLookup } from './job-ref.ts';
 import { FOLD_WAIT_MS, Reconciler, type OutboxSender } from './reconciler.ts';
 import { createApp, listen } from './server.ts';
+import { metricsListenOf } from './config.ts';
+import { createMetricsApp } from './server.ts';
 import { Wakeups } from './wakeups.ts';
 
 /** Pieces owned by other modules (alerts, check-ins), built from the operator's shared parts. */
@@ -65,6 +67,7 @@ export class Operator {
   private resyncTimer?: NodeJS.Timeout;
   private leaderSince = 0;
   private http?: { url: string; close: () => Promise<void> };
+  private metricsHttp?: { url: string; close: () => Promise<void> };
 
   constructor(config: OperatorConfig, kc: KubeConfig, metrics: Metrics, logger: Logger, plugins: OperatorPlugins = {}) {
     this.config = config;
@@ -202,6 +205,11 @@ export class Operator {
     return this.http?.url;
   }
 
+  /** Where /metrics answers (--metrics-listen). */
+  get metricsUrl(): string | undefined {
+    return this.metricsHttp?.url;
+  }
+
   get isLeader(): boolean {
     return this.elector.isLeader;
   }
@@ -209,7 +217,9 @@ export class Operator {
   async start(): Promise<void> {
     const app = createApp({ metrics: this.parts.metrics, notReadyReason: () => this.notReadyReason(), routers: this.routers });
     this.http = await listen(app, this.config.listen.host, this.config.listen.port);
-    this.parts.logger.info({ url: this.http.url, identity: this.config.identity, namespaces: this.config.namespaces }, 'operator listening');
+    const metricsAt = metricsListenOf(this.config);
+    this.metricsHttp = await listen(createMetricsApp(this.parts.metrics), metricsAt.host, metricsAt.port);
+    this.parts.logger.info({ url: this.http.url, metricsUrl: this.metricsHttp.url, identity: this.config.identity, namespaces: this.config.namespaces }, 'operator listening');
     for (const inf of this.informers) inf.start();
     await Promise.all(this.informers.map((i) => i.waitForSync()));
     this.elector.start();
@@ -238,6 +248,7 @@ export class Operator {
     await this.outboxStopping;
     // No new check-ins, then the services fold what was accepted (the check-in journal empties).
     await this.http?.close();
+    await this.metricsHttp?.close();
     await Promise.all(this.services.map((s) => s.stop()));
     await Promise.all(this.informers.map((i) => i.stop()));
     this.parts.rest.close();
