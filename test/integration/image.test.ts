@@ -58,7 +58,7 @@ describe('the image', () => {
     await podman('create', '--name', name, IMAGE);
     await podman('export', '--output', join(dir, 'rootfs.tar'), name);
     const list = await new Promise<string[]>((resolve, reject) =>
-      execFile('tar', ['-tf', join(dir, 'rootfs.tar')], { maxBuffer: 256 * 1024 * 1024 }, (err, out) => (err ? reject(err) : resolve(out.split('\n').map((p) => `/${p.replace(/^\.?\//, '')}`)))),
+      execFile('tar', ['-tf', join(dir, 'rootfs.tar')], { maxBuffer: 256 * 1024 * 1024 }, (err, out) => (err ? reject(new Error(err.message)) : resolve(out.split('\n').map((p) => `/${p.replace(/^\.?\//, '')}`)))),
     );
     await rm(join(dir, 'rootfs.tar'));
     expect(list).toContain('/nodejs/bin/node');
