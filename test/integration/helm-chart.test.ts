@@ -2,7 +2,10 @@
 // schema, a server-side dry run of what it renders, and a real install and upgrade, for the
 // default values and for ci/full-values.yaml (every feature). No kubelet runs here, so no pod
 // starts; the pod template is checked by the apiserver's own admission (restricted Pod Security).
+import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { VERSIONS } from '../../src/dev/assets.ts';
 import { freshNamespace } from './helpers.ts';
 import { rest } from './operator-harness.ts';
 import { CHART, FULL_VALUES, Tools, chartCrdNames, manifests, type Manifest } from './helm-chart-tools.ts';
@@ -69,6 +72,27 @@ describe('the chart renders cleanly', () => {
     const r = await tools.template('--set', 'peers[0].name=lonely');
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/peers\[lonely\]: give its kubeconfig inline/);
+  });
+
+  it('takes its rules, dashboard and CRDs from the files beside it when they are there', async () => {
+    // A copy of the chart with the files other parts of the project write: the rule groups, the
+    // dashboard and one more generated CRD.
+    const copy = join(tools.dir, 'chart-copy');
+    await cp(CHART, copy, { recursive: true });
+    await mkdir(join(copy, 'files'), { recursive: true });
+    await writeFile(join(copy, 'files', 'prometheus-rules.yaml'), 'groups:\n  - name: from-the-file\n    rules:\n      - alert: GotelTest\n        expr: "gotel_leader == 0"\n        annotations: { summary: "{{ $labels.namespace }} has no leader" }\n');
+    await writeFile(join(copy, 'files', 'grafana-dashboard.json'), '{"title": "From the file", "panels": []}\n');
+    const crd = (await readFile(join(CHART, 'crds', 'gotel.io_reservations.yaml'), 'utf8')).replace(/reservations\.gotel\.io/g, 'widgets.gotel.io');
+    await writeFile(join(copy, 'crds', 'gotel.io_widgets.yaml'), crd);
+    const out = await tools.ok(tools.helm('template', 'gotel', copy, '--kube-version', VERSIONS.kubernetes, '--set', 'metrics.prometheusRule.enabled=true', '--set', 'metrics.grafanaDashboard.enabled=true', '--set', 'crds.install=true'));
+    const docs = manifests(out);
+    const rule = docs.find((d) => d.kind === 'PrometheusRule') as Manifest & { spec: { groups: { name: string; rules: { annotations: { summary: string } }[] }[] } };
+    expect(rule.spec.groups.map((g) => g.name)).toEqual(['from-the-file']);
+    expect(rule.spec.groups[0]!.rules[0]!.annotations.summary).toBe('{{ $labels.namespace }} has no leader');
+    const dashboard = docs.find((d) => d.kind === 'ConfigMap' && d.metadata.name === 'gotel-dashboard') as Manifest & { data: Record<string, string> };
+    expect(JSON.parse(dashboard.data['gotel.json']!)).toEqual({ title: 'From the file', panels: [] });
+    const crds = docs.filter((d) => d.kind === 'CustomResourceDefinition').map((d) => d.metadata.name);
+    expect(crds).toEqual(expect.arrayContaining(['reservations.gotel.io', 'widgets.gotel.io']));
   });
 
   it.each([
