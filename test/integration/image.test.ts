@@ -87,6 +87,10 @@ describe('the image', () => {
   it('is also the CLI: gotel checkin, run and sidecar are in it', async () => {
     const help = await podman('run', '--rm', '--read-only', '--network', 'host', '--ulimit', 'host', IMAGE, '--help');
     for (const command of ['operator', 'checkin', 'run', 'sidecar', 'next']) expect(help).toMatch(new RegExp(`^\\s+${command}\\b`, 'm'));
+    // The local control plane is left out of the image: its commands say so.
+    const start = await containersSh(['podman', 'run', '--rm', '--read-only', '--network', 'host', '--ulimit', 'host', IMAGE, 'start']);
+    expect(start.code).toBe(2);
+    expect(start.stderr).toMatch(/not part of this installation \(the image\)/);
   });
 
   it('runs as the operator on a read-only root, as uid 65532, until /readyz answers, and stops cleanly', async () => {
