@@ -131,6 +131,8 @@ build() {
     --build-arg "VERSION=$(node -p "require('./package.json').version")" \
     --build-arg "REVISION=$(git rev-parse HEAD 2>/dev/null || echo unknown)" \
     "${args[@]}" -t "$tag" -f Dockerfile .
+  # Earlier builds' untagged images would pile up in the cache; the current layers stay.
+  pod image prune --force --filter until=2h >/dev/null 2>&1 || true
 }
 
 cmd=${1:-}
