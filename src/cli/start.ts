@@ -67,7 +67,7 @@ async function runOnCluster(): Promise<void> {
   const logger = createLogger();
   const operator = new Operator(config, kc, createMetrics(), logger);
   await operator.start();
-  say(`gotel: operator running; check-ins, /metrics, /healthz on ${operator.url}. Ctrl-C stops it.`);
+  say(`gotel: operator running; check-ins, /healthz on ${operator.url}, /metrics on ${operator.metricsUrl}. Ctrl-C stops it.`);
   await untilSignal();
   await operator.stop();
 }
@@ -123,7 +123,7 @@ async function runDemo(): Promise<void> {
         '',
         'GoTel is running on a local control plane.',
         `  kube-apiserver:  ${plane.server}`,
-        `  check-ins:       ${operator.url}/checkin/default/demo-never-checks-in   (metrics: ${operator.url}/metrics)`,
+        `  check-ins:       ${operator.url}/checkin/default/demo-never-checks-in   (metrics: ${operator.metricsUrl}/metrics)`,
         `  Slack receiver:  ${slack.url} (loopback; what it gets is printed here)`,
         '',
         'In another terminal:',

@@ -24,6 +24,8 @@ export interface OperatorConfig {
   checkinStatusWritesPerSecond: number;
   /** PagerDuty and SMTP settings for those receivers. */
   receivers: ReceiverSettings;
+  /** Where /metrics is served, apart from the check-ins (a free port on --listen's host unless set). */
+  metricsListen: { host: string; port: number };
   /** Who may see /status and the badges. */
   statusPage: StatusConfig;
   /** GoTel's original HTTP API (POST /reservation, /checkin, /snooze, /checkout). */
@@ -77,7 +79,7 @@ export function operatorOptions(command: Command): Command {
   return command
     .addOption(opt('--kubeconfig <path>', 'kubeconfig to use (default: in-cluster, else KUBECONFIG, else ~/.kube/config)', 'kubeconfig'))
     .addOption(opt('--namespaces <list>', 'comma-separated namespaces to watch (default: all)', 'namespaces'))
-    .addOption(opt('--listen <host:port>', 'address for check-ins, /metrics, /healthz, /readyz', 'listen').default('0.0.0.0:8080'))
+    .addOption(opt('--listen <host:port>', 'address for check-ins, /healthz, /readyz', 'listen').default('0.0.0.0:8080'))
     .addOption(opt('--slack-webhook-url <url|ns/name#key>', 'default Slack receiver: a webhook URL or a Secret key reference', 'slack-webhook-url'))
     .addOption(opt('--identity <name>', 'this replica\'s name in the leader Lease (default: host name plus a random suffix)', 'identity'))
     .addOption(opt('--leader-election-namespace <ns>', 'namespace of the leader Lease (default: the pod\'s namespace, else default)', 'leader-election-namespace'))
@@ -96,7 +98,8 @@ export function operatorOptions(command: Command): Command {
     .addOption(opt('--smtp-secret <ns/name>', 'Secret with keys username and password to log in to the SMTP server', 'smtp-secret'))
     .addOption(opt('--smtp-from <address>', 'From address of e-mail alerts, e.g. "GoTel <gotel@example.com>" (required with --smtp-url)', 'smtp-from'))
     .addOption(opt('--status-page <mode>', 'who may see /status: off, authenticated (a Kubernetes token allowed to list Reservations) or public', 'status-page').default('authenticated'))
-    .addOption(opt('--badges <mode>', 'who may see /badge/...: off, authenticated or public (default: as --status-page)', 'badges'));
+    .addOption(opt('--badges <mode>', 'who may see /badge/...: off, authenticated or public (default: as --status-page)', 'badges'))
+    .addOption(opt('--metrics-listen <host:port>', 'address for /metrics (Prometheus), apart from the check-ins on --listen', 'metrics-listen').default('0.0.0.0:9090'));
 }
 
 function seconds(text: string, flag: string): number {
@@ -127,6 +130,21 @@ function gotelApiNs(value: unknown): string {
   return ns;
 }
 
+/**
+ * Where /metrics is served. The CLI always sets --metrics-listen (default 0.0.0.0:9090); a config
+ * built in code without it gets a free port on --listen's host, so operators started side by side
+ * (tests, `npm start`) never collide.
+ */
+function metricsListenOf(text: unknown, listen: { host: string }): { host: string; port: number } {
+  if (text === undefined || text === '') return { host: listen.host, port: 0 };
+  if (typeof text !== 'string') throw new ConfigError('--metrics-listen: expected host:port');
+  try {
+    return parseListen(text);
+  } catch {
+    throw new ConfigError(`--metrics-listen: "${text}" is not host:port (for example 0.0.0.0:9090 or 127.0.0.1:0)`);
+  }
+}
+
 /** Validates what commander parsed into an OperatorConfig; throws ConfigError naming the flag. */
 export function toOperatorConfig(opts: Record<string, unknown>, fileEnv: NodeJS.ProcessEnv = process.env): OperatorConfig {
   const str = (k: string): string | undefined => (typeof opts[k] === 'string' && opts[k] !== '' ? opts[k] : undefined);
@@ -153,13 +171,14 @@ export function toOperatorConfig(opts: Record<string, unknown>, fileEnv: NodeJS.
   }
   const leNs = str('leaderElectionNamespace') ?? fileEnv.POD_NAMESPACE ?? 'default';
   if (!DNS_LABEL.test(leNs)) throw new ConfigError(`--leader-election-namespace: "${leNs}" is not a namespace name`);
-  const { kubeconfig, listen, identity, clusterName, leaseDuration, resync, logLevel, checkinStatusWrites, gotelApiNamespace } = opts;
+  const listenAt = parseListen(typeof opts.listen === 'string' ? opts.listen : '0.0.0.0:8080');
+  const { kubeconfig, identity, clusterName, leaseDuration, resync, logLevel, checkinStatusWrites, gotelApiNamespace } = opts;
   const statusWrites = Number(typeof checkinStatusWrites === 'string' ? checkinStatusWrites : '5');
   if (!(statusWrites >= 1) || !Number.isFinite(statusWrites)) throw new ConfigError(`--checkin-status-writes: "${String(checkinStatusWrites)}" is not a number of writes per second (1 or more)`);
   return {
     kubeconfig: typeof kubeconfig === 'string' && kubeconfig ? kubeconfig : undefined,
     namespaces,
-    listen: parseListen(typeof listen === 'string' ? listen : '0.0.0.0:8080'),
+    listen: listenAt,
     slackWebhookUrl: slack,
     // Unique per process like client-go's default: two replicas on one host must not share it.
     identity: (typeof identity === 'string' && identity) || `${hostname()}_${randomUUID().slice(0, 8)}`,
@@ -170,6 +189,7 @@ export function toOperatorConfig(opts: Record<string, unknown>, fileEnv: NodeJS.
     logLevel: checkLogLevel(typeof logLevel === 'string' ? logLevel : 'info'),
     checkinStatusWritesPerSecond: statusWrites,
     receivers,
+    metricsListen: metricsListenOf(opts.metricsListen, listenAt),
     statusPage: statusConfig(opts),
     gotelApi: {
       enabled: booleanOption(opts.gotelApi, 'gotel-api', fileEnv),

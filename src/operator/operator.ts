@@ -32,6 +32,7 @@ import { Reconciler } from './reconciler.ts';
 import { createStatusRouter } from '../status/router.ts';
 import { createApp, listen } from './server.ts';
 import { Watched } from './watched.ts';
+import { createMetricsApp } from './server.ts';
 
 export class Operator {
   readonly config: OperatorConfig;
@@ -58,6 +59,7 @@ export class Operator {
   private resyncTimer?: NodeJS.Timeout;
   private leaderSince = 0;
   private http?: { url: string; close: () => Promise<void> };
+  private metricsHttp?: { url: string; close: () => Promise<void> };
 
   constructor(config: OperatorConfig, kc: KubeConfig, metrics: Metrics, logger: Logger) {
     this.config = config;
@@ -213,6 +215,11 @@ export class Operator {
     return this.http?.url;
   }
 
+  /** Where /metrics answers (--metrics-listen). */
+  get metricsUrl(): string | undefined {
+    return this.metricsHttp?.url;
+  }
+
   get isLeader(): boolean {
     return this.elector.isLeader;
   }
@@ -220,7 +227,9 @@ export class Operator {
   async start(): Promise<void> {
     const app = createApp({ metrics: this.metrics, notReadyReason: () => this.notReadyReason(), routers: [this.checkinRouter(), this.statusRouter()] });
     this.http = await listen(app, this.config.listen.host, this.config.listen.port);
-    this.logger.info({ url: this.http.url, identity: this.config.identity, namespaces: this.config.namespaces }, 'operator listening');
+    const metricsAt = this.config.metricsListen;
+    this.metricsHttp = await listen(createMetricsApp(this.metrics), metricsAt.host, metricsAt.port);
+    this.logger.info({ url: this.http.url, metricsUrl: this.metricsHttp.url, identity: this.config.identity, namespaces: this.config.namespaces }, 'operator listening');
     this.jobWatcher.start();
     for (const inf of [...this.reservations.informers, ...this.journalView.informers]) inf.start();
     await Promise.all(this.informers.map((i) => i.waitForSync()));
@@ -250,6 +259,7 @@ export class Operator {
     await this.outboxStopping;
     // No new check-ins, then what was accepted is folded (the check-in journal empties).
     await this.http?.close();
+    await this.metricsHttp?.close();
     await this.store.flush();
     await this.journal.stop(this.store.unfolded === 0);
     await this.sweeper.stop();

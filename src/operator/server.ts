@@ -1,6 +1,7 @@
-// The operator's HTTP server on --listen: check-ins (mounted from src/checkin), /metrics,
-// /healthz (the process is alive), /readyz (caches synced: ready to judge and to take check-ins).
-// Every replica serves it, leader or not.
+// The operator's HTTP servers. On --listen: check-ins (mounted from src/checkin), /healthz (the
+// process is alive), /readyz (caches synced: ready to judge and to take check-ins). On
+// --metrics-listen: /metrics alone, so exposing check-ins to jobs outside the cluster does not
+// expose the operator's metrics too. Every replica serves both, leader or not.
 import express, { type Express, type NextFunction, type Request, type Response, type Router } from 'express';
 import { once } from 'node:events';
 import type { Server } from 'node:http';
@@ -28,13 +29,24 @@ export function createApp(deps: ServerDeps): Express {
     if (reason) jsonError(res, 503, 'NotReady', reason);
     else res.json({ status: 'ready' });
   });
+  for (const router of deps.routers ?? []) app.use(router);
+  return withErrorHandlers(app);
+}
+
+/** The metrics server on --metrics-listen: GET /metrics in Prometheus' text format. */
+export function createMetricsApp(metrics: Metrics): Express {
+  const app = express();
+  app.disable('x-powered-by');
   app.get('/metrics', (_req, res, next) => {
-    deps.metrics.registry
+    metrics.registry
       .metrics()
-      .then((text) => res.type(deps.metrics.registry.contentType).send(text))
+      .then((text) => res.type(metrics.registry.contentType).send(text))
       .catch(next);
   });
-  for (const router of deps.routers ?? []) app.use(router);
+  return withErrorHandlers(app);
+}
+
+function withErrorHandlers(app: Express): Express {
   app.use((req, res) => jsonError(res, 404, 'NotFound', `no such path: ${req.method} ${req.path}`));
   // Errors that reach here are bugs or malformed requests: a JSON answer, never a crash.
   app.use((err: Error & { status?: number; type?: string }, _req: Request, res: Response, _next: NextFunction) => {

@@ -156,14 +156,18 @@ describe('the operator', () => {
     expect(after.spec.leaseTransitions).toBeGreaterThanOrEqual(1);
   });
 
-  it('serves /healthz, /readyz and /metrics', async () => {
+  it('serves /healthz and /readyz on --listen, /metrics on --metrics-listen only', async () => {
     const op = await operator();
     await eventually(() => Promise.resolve(op.isLeader), 10_000, 'leadership');
     const health = await fetch(`${op.url}/healthz`);
     expect(health.status).toBe(200);
     const ready = await fetch(`${op.url}/readyz`);
     expect(ready.status).toBe(200);
-    const metrics = await (await fetch(`${op.url}/metrics`)).text();
+    expect(op.metricsUrl).toBeDefined();
+    expect(op.metricsUrl).not.toBe(op.url);
+    const onCheckinPort = await fetch(`${op.url}/metrics`);
+    expect(onCheckinPort.status).toBe(404);
+    const metrics = await (await fetch(`${op.metricsUrl}/metrics`)).text();
     expect(metrics).toMatch(/^gotel_leader 1$/m);
     for (const name of ['gotel_checkins_total', 'gotel_alerts_total', 'gotel_reservations', 'gotel_reconcile_seconds', 'gotel_alert_latency_seconds']) {
       expect(metrics).toContain(`# TYPE ${name}`);
