@@ -56,7 +56,10 @@ export function operatorOptions(command: Command): Command {
     )
     .addOption(opt('--gotel-api', 'serve GoTel\'s own API: POST /reservation, /checkin, /snooze, /checkout; GET /reservation', 'gotel-api'))
     .addOption(opt('--gotel-api-namespace <ns>', 'namespace of the Reservations GoTel\'s API manages', 'gotel-api-namespace').default('default'))
-    .addOption(opt('--gotel-api-anonymous', 'let GoTel\'s API take requests without credentials', 'gotel-api-anonymous'));
+    .addOption(opt('--gotel-api-anonymous', 'let GoTel\'s API take requests without credentials', 'gotel-api-anonymous'))
+    // The peer watch's dead man's switch (read by src/ha/config.ts).
+    .addOption(opt('--heartbeat-url <url>', 'dead man\'s switch: while leading, GET this URL every --heartbeat-interval (e.g. a Healthchecks ping URL)', 'heartbeat-url'))
+    .addOption(opt('--heartbeat-interval <duration>', 'how often to ping --heartbeat-url', 'heartbeat-interval').default('1m'));
 }
 
 function seconds(text: string, flag: string): number {

@@ -45,6 +45,8 @@ export interface SharedParts {
   shard: string;
   /** Every replica's check-in journal, as listed and watched in GoTel's namespace. */
   journalView: JournalView;
+  /** Whether every cache is synced with the apiserver (the peer watch's heartbeat reports it). */
+  cachesSynced?: () => boolean;
 }
 
 export class Operator {
@@ -161,6 +163,7 @@ export class Operator {
       resolveSpec: (r) => resolveJobRefSchedule(r, cronJobLookup),
       shard: randomUUID().slice(0, 8),
       journalView,
+      cachesSynced: () => this.notReadyReason() === null,
     };
     this.outboxFactory = plugins.outbox;
     this.services = plugins.services?.(this.parts) ?? [];

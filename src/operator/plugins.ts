@@ -9,6 +9,7 @@ import { JournalSweeper } from '../checkin/journal-sweeper.ts';
 import { createCheckinRouter } from '../checkin/router.ts';
 import { CheckinStore } from '../checkin/store.ts';
 import type { OperatorPlugins, SharedParts } from './operator.ts';
+import { peerServices } from '../ha/index.ts';
 
 /** This replica's check-in journal and the store that uses it, one pair per operator. */
 const checkins = new WeakMap<SharedParts, { journal: ShardJournal; store: CheckinStore }>();
@@ -84,6 +85,8 @@ export function operatorPlugins(): OperatorPlugins {
         },
         // The leader folds the journal of a replica that died.
         new JournalSweeper({ rest, writer, view: journalView, namespace: config.leaderElectionNamespace, shard, isLeader, resolveSpec, logger }),
+        // Who monitors the monitors: the heartbeat Lease, the watch of Peers, the dead man's switch (src/ha).
+        peerServices(parts),
       ];
     },
   };
