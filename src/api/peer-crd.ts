@@ -59,6 +59,20 @@ const statusSchema: Schema = {
       'x-kubernetes-list-map-keys': ['type'],
     },
     alert: alertStatusSchema(),
+    takeover: {
+      type: 'object',
+      description: 'What the takeover of the peer\'s judging is doing (spec.takeover).',
+      required: ['active', 'leading'],
+      properties: {
+        active: { type: 'boolean', description: 'A candidate in the peer\'s gotel-leader Lease, or judging there.' },
+        leading: { type: 'boolean', description: 'Holds the peer\'s gotel-leader Lease and judges its Reservations.' },
+        since: instant('When it began leading the peer cluster.'),
+        reservationsJudged: { type: 'integer', minimum: 0, description: 'Reservations with a jobRef, judged fully.' },
+        alertsSent: { type: 'integer', minimum: 0, description: 'Alerts delivered on the peer\'s behalf.' },
+        notWatched: { type: 'array', maxItems: 100, items: text(317, 'namespace/name'), description: 'Reservations that depend on HTTP check-ins: not watched until the peer returns.' },
+        endedTime: instant('When the takeover ended.'),
+      },
+    },
   },
 };
 

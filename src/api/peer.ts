@@ -56,6 +56,24 @@ export interface PeerStatus {
   lastError?: string;
   conditions?: Condition[];
   alert?: AlertStatus;
+  /** What a takeover of the peer's judging is doing (spec.takeover). */
+  takeover?: TakeoverStatus;
+}
+
+export interface TakeoverStatus {
+  /** Running: a candidate in the peer's gotel-leader Lease, or judging when it holds it. */
+  active: boolean;
+  /** Holds the peer's gotel-leader Lease and judges there. */
+  leading: boolean;
+  since?: Instant;
+  /** Reservations with a jobRef, judged fully. */
+  reservationsJudged?: number;
+  /** Alerts delivered on the peer's behalf. */
+  alertsSent?: number;
+  /** Reservations that depend on HTTP check-ins: not watched until the peer returns. */
+  notWatched?: string[];
+  /** When the takeover ended (the peer's GoTel back, or the peer Up again). */
+  endedTime?: Instant;
 }
 
 export interface Peer {

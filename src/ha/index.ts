@@ -36,6 +36,8 @@ export function peerServices(parts: SharedParts): Service {
     isLeader,
     defaultReceiver: config.slackWebhookUrl ? parseDefaultReceiver(config.slackWebhookUrl) : undefined,
     clusterName: config.clusterName,
+    identity: config.identity,
+    leaseDurationMs: config.leaseDurationMs,
     metrics,
     logger: log,
   });

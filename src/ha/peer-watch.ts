@@ -17,6 +17,7 @@ import type { Metrics } from '../metrics.ts';
 import { judgePeer, newMemory, peerTimeoutMs, type Observation, type PeerMemory } from './judge.ts';
 import { PeerClients, readHeartbeat } from './peer-client.ts';
 import { peerSender } from './render.ts';
+import { TakeoverControl } from './takeover-control.ts';
 
 export function peerPath(namespace: string, name = '', subresource = ''): string {
   const base = `/apis/${GROUP}/${VERSION}/namespaces/${encodeURIComponent(namespace)}/${PEER_PLURAL}`;
@@ -37,6 +38,9 @@ export interface PeerWatchOptions {
   isLeader: () => boolean;
   defaultReceiver?: DefaultReceiver;
   clusterName: string;
+  /** This replica's identity and leader Lease duration: a takeover runs as `<identity>@<clusterName>`. */
+  identity: string;
+  leaseDurationMs: number;
   metrics: Pick<Metrics, 'alerts' | 'alertLatencySeconds'>;
   logger?: Logger;
   now?: () => number;
@@ -63,6 +67,7 @@ export class PeerWatch {
   private dispatcherStopping: Promise<void> = Promise.resolve();
   private timer?: NodeJS.Timeout;
   private readonly polls = new Set<Promise<void>>();
+  private readonly takeovers: TakeoverControl;
 
   constructor(options: PeerWatchOptions) {
     this.o = options;
@@ -70,6 +75,15 @@ export class PeerWatch {
     this.now = options.now ?? Date.now;
     this.writer = new StatusWriter<Peer>(options.rest, { path: peerPath });
     this.clients = new PeerClients(options.rest);
+    this.takeovers = new TakeoverControl({
+      writer: this.writer,
+      identity: `${options.identity}@${options.clusterName}`,
+      clusterName: options.clusterName,
+      leaseDurationMs: options.leaseDurationMs,
+      defaultReceiver: options.defaultReceiver,
+      logger: this.log,
+      offer: (peer) => this.dispatcher?.sync(asOutboxObject(peer)),
+    });
     this.informer = new Informer<Peer>(options.rest, {
       path: peerPath(options.namespace),
       onChange: (key) => {
@@ -94,6 +108,7 @@ export class PeerWatch {
   async stop(): Promise<void> {
     clearInterval(this.timer);
     await Promise.allSettled([...this.polls]);
+    await this.takeovers.stopAll();
     await this.endTerm();
     await this.dispatcherStopping;
     await this.informer.stop();
@@ -112,6 +127,7 @@ export class PeerWatch {
     const keys = new Set(peers.map((p) => `${p.metadata.namespace}/${p.metadata.name}`));
     for (const key of this.tracked.keys()) if (!keys.has(key)) this.tracked.delete(key);
     this.clients.retain(keys);
+    this.takeovers.retain(keys);
     for (const peer of peers) {
       const key = `${peer.metadata.namespace}/${peer.metadata.name}`;
       let t = this.tracked.get(key);
@@ -148,6 +164,7 @@ export class PeerWatch {
 
   private async endTerm(): Promise<void> {
     this.tracked.clear();
+    await this.takeovers.stopAll();
     const d = this.dispatcher;
     this.dispatcher = undefined;
     if (d) this.dispatcherStopping = d.stop().catch(() => {});
@@ -156,7 +173,7 @@ export class PeerWatch {
 
   /** Reads the peer, judges, stores the verdict, then emits its Events and offers the outbox. */
   private async poll(peer: Peer, t: Tracked): Promise<void> {
-    const observation = await this.observe(peer);
+    const { observation, rest } = await this.observe(peer);
     if (!this.o.isLeader()) return;
     const now = this.now();
     const ns = peer.metadata.namespace ?? this.o.namespace;
@@ -171,16 +188,18 @@ export class PeerWatch {
       if (verdict.entry) this.log.warn({ peer: `${ns}/${peer.metadata.name}`, kind: verdict.entry.kind, reason: verdict.entry.reason }, 'peer alert recorded');
       for (const e of verdict.events) await this.o.events.record(stored, e.type, e.reason, e.message);
       this.dispatcher?.sync(asOutboxObject(stored));
+      const reachable = observation.kind === 'lease' || observation.kind === 'absent';
+      await this.takeovers.steer(stored, reachable ? rest : undefined);
     } catch (err) {
       this.log.warn({ peer: `${ns}/${peer.metadata.name}`, err: (err as Error).message }, 'peer status not written');
     }
   }
 
-  private async observe(peer: Peer): Promise<Observation> {
+  private async observe(peer: Peer): Promise<{ observation: Observation; rest?: KubeRest }> {
     const connection = await this.clients.connect(peer);
-    if ('kind' in connection) return connection;
+    if ('kind' in connection) return { observation: connection };
     const timeoutMs = Math.max(1000, Math.min(10_000, Math.floor(peerTimeoutMs(peer) / 2)));
-    return readHeartbeat(connection.rest, peer, timeoutMs);
+    return { observation: await readHeartbeat(connection.rest, peer, timeoutMs), rest: connection.rest };
   }
 }
 
