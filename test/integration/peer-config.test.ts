@@ -3,7 +3,8 @@
 // Event, while the other Peers and the Reservations keep being judged. Invalid specs are rejected
 // at apply, naming the field; a bad --heartbeat-url stops start-up.
 import { KubeConfig } from '@kubernetes/client-node';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
 import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -105,6 +106,18 @@ describe('Peer configuration errors', () => {
     const seen = (await ready('self'))!.lastSeenTime!;
     await eventually(async () => ((await ready('self'))!.lastSeenTime! > seen ? true : undefined), 10_000, 'another poll of the home Peer');
     expect(await ready('sneaky', tenant)).toBeUndefined();
+  });
+
+  it('documents every spec field in `kubectl explain peer.spec`', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gotel-explain-'));
+    try {
+      await writeFile(join(dir, 'kubeconfig'), inject('kubeconfig'));
+      const { stdout } = await promisify(execFile)(inject('assets').kubectl, [`--kubeconfig=${join(dir, 'kubeconfig')}`, 'explain', 'peer.spec']);
+      for (const field of ['kubeconfigSecretRef', 'namespace', 'timeout', 'notify', 'renotifyInterval', 'suspend', 'takeover']) expect(stdout).toMatch(new RegExp(`^\\s+${field}\\s+<`, 'm'));
+      expect(stdout.replace(/\s+/g, ' ')).toContain('measured on this GoTel\'s clock');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it.each([

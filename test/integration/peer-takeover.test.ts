@@ -95,8 +95,10 @@ describe('takeover of a dead peer\'s judging', () => {
     expect(text(about(slackA, `${ns}/backup`)[0]!)).toContain('Failed');
 
     // beta's operator returns: it leads its cluster again and judges from the same outboxes.
+    const restarted = Date.now();
     startB('beta-1');
     await eventually(async () => ((await leaderOf()) === 'beta-1' ? true : undefined), 30_000, 'beta to lead its cluster again');
+    process.stderr.write(`[peers] hand-back: beta's operator started to beta leading its cluster again: ${((Date.now() - restarted) / 1000).toFixed(1)}s (includes process start-up; lease 3s)\n`);
     await failedJob('report-1');
     await until(() => about(slackB, `${ns}/report`).length === 1, 30_000, 'beta to judge its own cluster again');
     expect(about(slackB, `${ns}/backup`)).toHaveLength(0);
