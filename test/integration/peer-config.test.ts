@@ -99,6 +99,16 @@ describe('Peer configuration errors', () => {
     expect(JSON.stringify(alert!.body)).toContain(`${ns}/nightly`);
   });
 
+  it('exports gotel_peer_up and gotel_peer_last_seen_seconds per Peer', async () => {
+    const metrics = await eventually(async () => {
+      const text = await (await fetch(`${operator.url}/metrics`)).text();
+      return text.includes('gotel_peer_up{peer="self"} 1') ? text : undefined;
+    }, 10_000, 'the metrics');
+    expect(metrics).toContain('gotel_peer_up{peer="no-secret"} 0');
+    expect(metrics).toMatch(/gotel_peer_last_seen_seconds\{peer="self"\} \d/);
+    expect(metrics).toContain('# TYPE gotel_heartbeat_pings_total counter');
+  });
+
   it('reads Peers only from GoTel\'s own namespace', async () => {
     const tenant = await freshNamespace('tenant');
     await createPeer(home, tenant, 'sneaky', inject('kubeconfig'), { timeout: '5s' });
