@@ -54,6 +54,9 @@ interface Tracked {
 
 /** How often leadership and due polls are looked at. */
 const TICK_MS = 200;
+/** The longest a Peer send may wait for an answer, and how long a new term waits before sending. */
+const SEND_TIMEOUT_MS = 5_000;
+const SEND_HOLD_MS = SEND_TIMEOUT_MS + 1_000;
 
 export class PeerWatch {
   private readonly o: PeerWatchOptions;
@@ -65,6 +68,9 @@ export class PeerWatch {
   private readonly tracked = new Map<string, Tracked>();
   private dispatcher?: AlertDispatcher;
   private dispatcherStopping: Promise<void> = Promise.resolve();
+  /** A leadership term is under way (its sender starts SEND_HOLD_MS after it began). */
+  private term = false;
+  private holdTimer?: NodeJS.Timeout;
   private timer?: NodeJS.Timeout;
   private readonly polls = new Set<Promise<void>>();
   private readonly takeovers: TakeoverControl;
@@ -117,11 +123,11 @@ export class PeerWatch {
 
   private tick(): void {
     if (!this.o.isLeader()) {
-      if (this.dispatcher || this.tracked.size > 0) void this.endTerm();
+      if (this.term || this.tracked.size > 0) void this.endTerm();
       return;
     }
     if (!this.informer.synced) return;
-    if (!this.dispatcher) this.beginTerm();
+    if (!this.term) this.beginTerm();
     const now = this.now();
     const peers = this.informer.list();
     const keys = new Set(peers.map((p) => `${p.metadata.namespace}/${p.metadata.name}`));
@@ -144,6 +150,13 @@ export class PeerWatch {
   }
 
   private beginTerm(): void {
+    this.term = true;
+    // A former leader (another replica) may still finish a Peer send in flight after it released
+    // the leader Lease: this term's sender starts once any such send has timed out.
+    this.holdTimer = setTimeout(() => this.startSender(), SEND_HOLD_MS);
+  }
+
+  private startSender(): void {
     // The last term's sender must have finished its send in flight before a new one looks at the outbox.
     const dispatcher = new AlertDispatcher({
       rest: this.o.rest,
@@ -154,6 +167,7 @@ export class PeerWatch {
       clusterName: this.o.clusterName,
       metrics: this.o.metrics,
       logger: this.log,
+      sendTimeoutMs: SEND_TIMEOUT_MS,
     });
     this.dispatcher = dispatcher;
     void this.dispatcherStopping.then(() => {
@@ -163,6 +177,8 @@ export class PeerWatch {
   }
 
   private async endTerm(): Promise<void> {
+    this.term = false;
+    clearTimeout(this.holdTimer);
     this.tracked.clear();
     await this.takeovers.stopAll();
     const d = this.dispatcher;
