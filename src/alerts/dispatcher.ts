@@ -73,6 +73,11 @@ export interface AlertDispatcherOptions {
   /** Replaces the Slack and webhook senders (tests). */
   send?: Sender;
   now?: () => number;
+  /**
+   * The path of another kind of object that carries status.alert.outbox and spec.notify (a Peer,
+   * src/ha); default: a Reservation's. `writer` must then write that kind too.
+   */
+  path?: (namespace: string, name: string) => string;
 }
 
 /** A delivery the receiver accepted that is not stored in status yet. */
@@ -257,7 +262,7 @@ export class AlertDispatcher {
       // 2. The freshest copy: another replica (or this one before a restart) may have sent it.
       let fresh: Reservation;
       try {
-        fresh = await this.o.rest.request<Reservation>({ method: 'GET', path: reservationPath(state.namespace, state.name) });
+        fresh = await this.o.rest.request<Reservation>({ method: 'GET', path: (this.o.path ?? reservationPath)(state.namespace, state.name) });
       } catch (err) {
         if (err instanceof KubeApiError && err.code === 404) return this.gone(key, state);
         this.log.warn({ err, reservation: key }, 'could not read the reservation before sending an alert');

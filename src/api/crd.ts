@@ -13,12 +13,12 @@ export const TIME_ZONE_PATTERN = '^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9][A-Za-z0-
 /** Five cron fields (as a Kubernetes CronJob takes them, `+` of Go's Atoi included) or one of the macros. */
 export const CRON_PATTERN =
   '^\\s*(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|[0-9A-Za-z*/,?+-]+\\s+[0-9A-Za-z*/,?+-]+\\s+[0-9A-Za-z*/,?+-]+\\s+[0-9A-Za-z*/,?+-]+\\s+[0-9A-Za-z*/,?+-]+)\\s*$';
-const DNS_SUBDOMAIN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
+export const DNS_SUBDOMAIN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
 
 const celString = (s: string): string => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 const isDuration = (expr: string): string => `${expr}.matches(${celString(DURATION_PATTERN)})`;
 
-function duration(description: string, min?: string): Schema {
+export function duration(description: string, min?: string): Schema {
   const rules = [
     {
       rule: `${isDuration('self')} && duration(self) > duration('0s')`,
@@ -80,9 +80,9 @@ function secretKeySelector(description: string, holds = 'the URL', defaultKey = 
 /** An address `team@example.com`: what SMTP's RCPT TO takes (no display name). */
 const EMAIL_ADDRESS = '^[^@\\s<>,;]+@[^@\\s<>,;]+$';
 
-const instant = (description: string): Schema => ({ type: 'string', format: 'date-time', description });
+export const instant = (description: string): Schema => ({ type: 'string', format: 'date-time', description });
 const count = (description: string): Schema => ({ type: 'integer', format: 'int64', minimum: 0, description });
-const text = (maxLength: number, description: string): Schema => ({ type: 'string', maxLength, description });
+export const text = (maxLength: number, description: string): Schema => ({ type: 'string', maxLength, description });
 
 const specSchema: Schema = {
   type: 'object',
@@ -242,7 +242,7 @@ const checkinSchema = (description: string): Schema => ({
   },
 });
 
-const conditionSchema: Schema = {
+export const conditionSchema: Schema = {
   type: 'object',
   description: 'A metav1.Condition.',
   required: ['type', 'status', 'reason', 'message', 'lastTransitionTime'],
@@ -256,7 +256,7 @@ const conditionSchema: Schema = {
   },
 };
 
-const outboxSchema: Schema = {
+export const outboxSchema: Schema = {
   type: 'object',
   description: 'One notification, recorded before it is sent and marked when delivered, so none is lost or repeated.',
   required: ['id', 'kind', 'reason', 'dueTime', 'createdTime'],
@@ -274,6 +274,11 @@ const outboxSchema: Schema = {
     deliveredTo: { type: 'array', maxItems: LIMITS.notifyTargets + 1, items: text(63, 'Receiver name.'), description: 'Receivers that already accepted it; a retry goes only to the others.' },
   },
 };
+
+/** The receiver list, shared with the Peer CRD (src/api/peer-crd.ts). */
+export const notifySchema = (specSchema.properties as Record<string, Schema>).notify!;
+/** The alert state and outbox, shared with the Peer CRD. */
+export const alertStatusSchema = (): Schema => (statusSchema.properties as Record<string, Schema>).alert!;
 
 const statusSchema: Schema = {
   type: 'object',

@@ -18,6 +18,7 @@ import { createMetrics } from '../metrics.ts';
 import { toOperatorConfig } from '../operator/config.ts';
 import { clusterConfigured, loadKubeConfig } from '../operator/kubeconfig.ts';
 import { Operator } from '../operator/operator.ts';
+import { startPeerDemo, type PeerDemo } from '../dev/peer-demo.ts';
 
 const ROOT = new URL('../../', import.meta.url);
 const EXAMPLES_DIR = fileURLToPath(new URL('examples/', ROOT));
@@ -136,12 +137,41 @@ async function runDemo(): Promise<void> {
         '',
       ].join('\n'),
     );
+    // Who monitors the monitors: a second control plane and GoTel, watching each other (src/dev/peer-demo.ts).
+    if (process.env.GOTEL_DEMO_PEER !== 'false') {
+      const peerDemo = startPeerDemo({ assets, localKubeconfig: plane.kubeconfig, localKc: kc, slackUrl: slack.url, say, log, stamp }).then(
+        (demo) => (announcePeerDemo(demo), demo),
+        (err: unknown) => void log(`gotel: the peer demo did not start: ${(err as Error).message}`),
+      );
+      cleanups.push(async () => (await peerDemo)?.stop());
+    }
     await untilSignal();
   } catch (err) {
     process.stderr.write(`gotel start: ${(err as Error).message}\n`);
     await stop(1);
   }
   await stop(0);
+}
+
+/** Says how to stop and start the peer's GoTel: SIGUSR2, or the `p` key in a terminal. */
+function announcePeerDemo(demo: PeerDemo): void {
+  process.on('SIGUSR2', () => void demo.toggle());
+  if (process.stdin.isTTY) {
+    process.stdin.setRawMode(true);
+    process.stdin.on('data', (key: Buffer) => {
+      if (key.toString() === 'p') void demo.toggle();
+      if (key[0] === 3) process.kill(process.pid, 'SIGINT'); // Ctrl-C in raw mode
+    });
+  }
+  say(
+    [
+      '',
+      'A second control plane stands in for a peer cluster, with its own GoTel; a Peer on each side',
+      'watches the other (`kubectl get peers`). To stop the peer cluster\'s GoTel and see the Stale',
+      `alert, and again to start it and see the recovery: press p, or run  kill -USR2 ${process.pid}`,
+      '',
+    ].join('\n'),
+  );
 }
 
 async function startOperatorOnFreePort(config: ReturnType<typeof toOperatorConfig>, kc: KubeConfig): Promise<Operator> {

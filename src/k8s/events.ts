@@ -2,11 +2,18 @@
 // show each transition. Best effort: a failed Event is logged, never fails a reconcile.
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { API_VERSION, KIND, type Reservation } from '../api/reservation.ts';
+import { API_VERSION, KIND, type ObjectMeta } from '../api/reservation.ts';
 import type { KubeRest } from './rest.ts';
 
+/** The object an Event is about: a Reservation unless it says another kind (a Peer). */
+export interface EventSubject {
+  apiVersion?: string;
+  kind?: string;
+  metadata: ObjectMeta;
+}
+
 export interface EventRecorder {
-  record(reservation: Reservation, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void>;
+  record(reservation: EventSubject, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void>;
 }
 
 export function createEventRecorder(rest: KubeRest, identity: string, logger: Logger): EventRecorder {
@@ -20,8 +27,8 @@ export function createEventRecorder(rest: KubeRest, identity: string, logger: Lo
         // Event names are DNS subdomains (<= 253): keep room for the unique suffix.
         metadata: { name: `${reservation.metadata.name.slice(0, 220)}.${Date.now().toString(16)}${randomBytes(3).toString('hex')}`, namespace },
         involvedObject: {
-          apiVersion: API_VERSION,
-          kind: KIND,
+          apiVersion: reservation.apiVersion ?? API_VERSION,
+          kind: reservation.kind ?? KIND,
           name: reservation.metadata.name,
           namespace,
           uid: reservation.metadata.uid,

@@ -8,20 +8,26 @@
 //   mutation must be a pure function of the object it is given.
 // - A caller's promise resolves only after its mutation is stored: a check-in is acknowledged only
 //   once durable.
-import { API_VERSION, GROUP, PLURAL, VERSION, type Reservation, type ReservationStatus } from '../api/reservation.ts';
+import { API_VERSION, GROUP, PLURAL, VERSION, type ObjectMeta, type Reservation } from '../api/reservation.ts';
 import { KubeApiError, type KubeRest } from './rest.ts';
 
-/** Returns the new status, or `null` when nothing needs to change. Must not modify its input. */
-export type StatusMutation = (current: Reservation) => ReservationStatus | null;
+/** Any object with a status subresource (Reservations by default; Peers, src/ha). */
+export interface StatusObject {
+  metadata: ObjectMeta;
+  status?: object;
+}
 
-interface Pending {
-  mutation: StatusMutation;
-  resolve: (r: Reservation) => void;
+/** Returns the new status, or `null` when nothing needs to change. Must not modify its input. */
+export type StatusMutation<T extends StatusObject = Reservation> = (current: T) => T['status'] | null;
+
+interface Pending<T extends StatusObject> {
+  mutation: StatusMutation<T>;
+  resolve: (r: T) => void;
   reject: (err: unknown) => void;
 }
 
-interface KeyState {
-  queue: Pending[];
+interface KeyState<T extends StatusObject> {
+  queue: Pending<T>[];
   writing: boolean;
 }
 
@@ -33,6 +39,8 @@ export interface StatusWriterOptions {
   maxConflictRetries?: number;
   /** Called after every successful write (metrics, logs). */
   onWrite?: (key: string, batchSize: number) => void;
+  /** The object's path (and its subresource's) for another kind; default: a Reservation's. */
+  path?: (namespace: string, name: string, subresource?: string) => string;
 }
 
 export function reservationPath(namespace: string, name: string, subresource = ''): string {
@@ -40,55 +48,57 @@ export function reservationPath(namespace: string, name: string, subresource = '
   return subresource ? `${base}/${subresource}` : base;
 }
 
-export class StatusWriter {
-  private readonly keys = new Map<string, KeyState>();
+export class StatusWriter<T extends StatusObject = Reservation> {
+  private readonly keys = new Map<string, KeyState<T>>();
   /**
    * The object as last read, written or observed, per key (least recently used dropped first):
    * tried first to save a GET; a stale one costs a 409 and a read, never a lost update.
    */
-  private readonly latest = new Map<string, Reservation>();
+  private readonly latest = new Map<string, T>();
   private readonly rest: KubeRest;
   private readonly maxConflictRetries: number;
   private readonly onWrite?: (key: string, batchSize: number) => void;
+  private readonly path: (namespace: string, name: string, subresource?: string) => string;
 
   constructor(rest: KubeRest, options: StatusWriterOptions = {}) {
     this.rest = rest;
     this.maxConflictRetries = options.maxConflictRetries ?? 20;
     this.onWrite = options.onWrite;
+    this.path = options.path ?? reservationPath;
   }
 
   /** Applies `mutation` to the stored Reservation's status; resolves with the stored object. */
-  update(namespace: string, name: string, mutation: StatusMutation): Promise<Reservation> {
+  update(namespace: string, name: string, mutation: StatusMutation<T>): Promise<T> {
     const key = `${namespace}/${name}`;
     let state = this.keys.get(key);
     if (!state) {
       state = { queue: [], writing: false };
       this.keys.set(key, state);
     }
-    const promise = new Promise<Reservation>((resolve, reject) => state.queue.push({ mutation, resolve, reject }));
+    const promise = new Promise<T>((resolve, reject) => state.queue.push({ mutation, resolve, reject }));
     if (!state.writing) void this.drain(key, namespace, name, state);
     return promise;
   }
 
   /** The copy last read, written or observed, if still cached. */
-  latestCopy(namespace: string, name: string): Reservation | undefined {
+  latestCopy(namespace: string, name: string): T | undefined {
     return this.latest.get(`${namespace}/${name}`);
   }
 
   /** Offers a fresher copy (e.g. from an informer) to save a read before the next write. */
-  observe(reservation: Reservation): void {
+  observe(reservation: T): void {
     const key = `${reservation.metadata.namespace}/${reservation.metadata.name}`;
     if (newer(reservation, this.latest.get(key))) this.remember(key, reservation);
   }
 
-  private remember(key: string, reservation: Reservation | undefined): void {
+  private remember(key: string, reservation: T | undefined): void {
     this.latest.delete(key);
     if (!reservation) return;
     this.latest.set(key, reservation);
     if (this.latest.size > LATEST_CACHE_SIZE) this.latest.delete(this.latest.keys().next().value as string);
   }
 
-  private async drain(key: string, namespace: string, name: string, state: KeyState): Promise<void> {
+  private async drain(key: string, namespace: string, name: string, state: KeyState<T>): Promise<void> {
     state.writing = true;
     try {
       while (state.queue.length > 0) {
@@ -103,16 +113,16 @@ export class StatusWriter {
     }
   }
 
-  private async writeBatch(namespace: string, name: string, batch: Pending[]): Promise<void> {
+  private async writeBatch(namespace: string, name: string, batch: Pending<T>[]): Promise<void> {
     const key = `${namespace}/${name}`;
     let current = this.latest.get(key);
     for (let attempt = 0; ; attempt++) {
       try {
-        current ??= await this.rest.request<Reservation>({ method: 'GET', path: reservationPath(namespace, name) });
+        current ??= await this.rest.request<T>({ method: 'GET', path: this.path(namespace, name) });
         // Apply each mutation in arrival order; one that throws fails alone.
-        let working: Reservation = current;
-        const applied: Pending[] = [];
-        const failed: [Pending, unknown][] = [];
+        let working: T = current;
+        const applied: Pending<T>[] = [];
+        const failed: [Pending<T>, unknown][] = [];
         for (const pending of batch) {
           try {
             const next = pending.mutation(working);
@@ -127,9 +137,9 @@ export class StatusWriter {
         let stored = current;
         const patch = mergePatch(current.status ?? {}, working.status ?? {});
         if (patch !== undefined) {
-          stored = await this.rest.request<Reservation>({
+          stored = await this.rest.request<T>({
             method: 'PATCH',
-            path: reservationPath(namespace, name, 'status'),
+            path: this.path(namespace, name, 'status'),
             contentType: 'application/merge-patch+json',
             body: { apiVersion: API_VERSION, metadata: { resourceVersion: current.metadata.resourceVersion }, status: patch },
           });
@@ -156,7 +166,7 @@ export class StatusWriter {
 }
 
 /** Whether `a` is a later version of the object than `b` (by resourceVersion). */
-export function newer(a: Reservation, b: Reservation | undefined): boolean {
+export function newer(a: StatusObject, b: StatusObject | undefined): boolean {
   if (!b) return true;
   const ra = Number(a.metadata.resourceVersion);
   const rb = Number(b.metadata.resourceVersion);

@@ -6,6 +6,7 @@ import { hostname } from 'node:os';
 import { DEFAULT_PAGERDUTY_EVENTS_URL, receiverSettings, type ReceiverSettings } from '../alerts/receiver-config.ts';
 import { parseDefaultReceiver } from '../alerts/receivers.ts';
 import { statusConfig, type StatusConfig } from '../status/config.ts';
+import { haConfig, type HaConfig } from '../ha/config.ts';
 
 export interface OperatorConfig {
   kubeconfig?: string;
@@ -26,6 +27,8 @@ export interface OperatorConfig {
   receivers: ReceiverSettings;
   /** Where /metrics is served, apart from the check-ins (a free port on --listen's host unless set). */
   metricsListen: { host: string; port: number };
+  /** The dead man's switch (--heartbeat-url, --heartbeat-interval). */
+  heartbeat: HaConfig;
   /** Who may see /status and the badges. */
   statusPage: StatusConfig;
   /** GoTel's original HTTP API (POST /reservation, /checkin, /snooze, /checkout). */
@@ -99,7 +102,10 @@ export function operatorOptions(command: Command): Command {
     .addOption(opt('--smtp-from <address>', 'From address of e-mail alerts, e.g. "GoTel <gotel@example.com>" (required with --smtp-url)', 'smtp-from'))
     .addOption(opt('--status-page <mode>', 'who may see /status: off, authenticated (a Kubernetes token allowed to list Reservations) or public', 'status-page').default('authenticated'))
     .addOption(opt('--badges <mode>', 'who may see /badge/...: off, authenticated or public (default: as --status-page)', 'badges'))
-    .addOption(opt('--metrics-listen <host:port>', 'address for /metrics (Prometheus), apart from the check-ins on --listen', 'metrics-listen').default('0.0.0.0:9090'));
+    .addOption(opt('--metrics-listen <host:port>', 'address for /metrics (Prometheus), apart from the check-ins on --listen', 'metrics-listen').default('0.0.0.0:9090'))
+    // The peer watch's dead man's switch (read by src/ha/config.ts).
+    .addOption(opt('--heartbeat-url <url>', 'dead man\'s switch: while leading, GET this URL every --heartbeat-interval (e.g. a Healthchecks ping URL)', 'heartbeat-url'))
+    .addOption(opt('--heartbeat-interval <duration>', 'how often to ping --heartbeat-url', 'heartbeat-interval').default('1m'));
 }
 
 function seconds(text: string, flag: string): number {
@@ -191,6 +197,7 @@ export function toOperatorConfig(opts: Record<string, unknown>, fileEnv: NodeJS.
     receivers,
     metricsListen: metricsListenOf(opts.metricsListen, listenAt),
     statusPage: statusConfig(opts),
+    heartbeat: haConfig(opts),
     gotelApi: {
       enabled: booleanOption(opts.gotelApi, 'gotel-api', fileEnv),
       namespace: gotelApiNs(gotelApiNamespace),

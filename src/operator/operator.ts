@@ -32,6 +32,7 @@ import { Reconciler } from './reconciler.ts';
 import { createStatusRouter } from '../status/router.ts';
 import { createApp, listen } from './server.ts';
 import { Watched } from './watched.ts';
+import { peerServices, type Service } from '../ha/index.ts';
 import { createMetricsApp } from './server.ts';
 
 export class Operator {
@@ -53,6 +54,8 @@ export class Operator {
   private readonly journal: ShardJournal;
   private readonly store: CheckinStore;
   private readonly sweeper: JournalSweeper;
+  /** Who monitors the monitors: the heartbeat Lease, the watch of Peers, the dead man's switch (src/ha). */
+  private readonly peers: Service;
   /** The alert sender of the current leadership term. */
   private outbox?: AlertDispatcher;
   private outboxStopping: Promise<void> = Promise.resolve();
@@ -122,6 +125,7 @@ export class Operator {
       foldWaitMs: Math.max(FOLD_WAIT_MS, 2 * config.leaseDurationMs + 5_000 + 30_000),
       outbox: { sync: (r) => this.outbox?.sync(r), forget: (namespace, name) => this.outbox?.forget(namespace, name) },
     });
+    this.peers = peerServices({ rest: this.rest, config, metrics, logger, isLeader, reservations: this.reservations, cachesSynced: () => this.notReadyReason() === null });
     this.elector = new LeaderElector(this.rest, {
       namespace: config.leaderElectionNamespace,
       name: 'gotel-leader',
@@ -238,6 +242,7 @@ export class Operator {
     this.journal.start().catch((err: unknown) => this.logger.warn({ err: (err as Error).message }, 'check-in journal unavailable: check-ins wait for their status writes'));
     // The leader folds the journal of a replica that died.
     this.sweeper.start();
+    this.peers.start();
     // Safety net only: deadlines fire from the queue's delayed adds; this catches anything a lost event left behind.
     this.resyncTimer = setInterval(() => this.enqueueAll(), this.config.resyncMs);
     this.resyncTimer.unref();
@@ -263,6 +268,7 @@ export class Operator {
     await this.store.flush();
     await this.journal.stop(this.store.unfolded === 0);
     await this.sweeper.stop();
+    await this.peers.stop();
     await this.jobWatcher.stop();
     await Promise.all(this.informers.map((i) => i.stop()));
     this.rest.close();
