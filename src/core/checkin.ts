@@ -1,4 +1,4 @@
-// applyCheckin: folds one check-in into a Reservation's status. Pure; the status writer (issue 5)
+// applyCheckin: folds one check-in into a Reservation's status. Pure; the check-in store
 // calls it for each check-in it stores, in arrival order, with its own clock as `now` (the
 // check-in's time is the server's, whatever the client said).
 //

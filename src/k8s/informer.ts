@@ -1,5 +1,5 @@
 // A list+watch cache of one kind of object, written for GoTel instead of client-node's informer,
-// whose pitfalls DESIGN.md lists (it stops for good on most watch errors, and start() resolves
+// whose pitfalls docs/architecture.md lists (it stops for good on most watch errors, and start() resolves
 // even when the first list failed). This one:
 // - lists, then watches from the list's resourceVersion with bookmarks;
 // - re-lists on 410 Gone, re-watches when the server ends a watch, restarts with backoff on any

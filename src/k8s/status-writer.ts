@@ -2,7 +2,7 @@
 //
 // - One write in flight per Reservation; mutations that arrive meanwhile are batched into the next
 //   write (concurrent patches to one object make the apiserver retry internally and collapse
-//   throughput, see DESIGN.md).
+//   throughput, see docs/architecture.md, "Measured limits").
 // - Each write is a JSON merge patch of /status carrying metadata.resourceVersion (optimistic
 //   lock). On 409 the object is read again and the batch's mutations are applied again, so a
 //   mutation must be a pure function of the object it is given.
