@@ -225,6 +225,7 @@ describe('the operator with PagerDuty and e-mail', () => {
       GOTEL_NAMESPACES: ns,
       GOTEL_LEADER_ELECTION_NAMESPACE: ns,
       GOTEL_LISTEN: '127.0.0.1:0',
+      GOTEL_METRICS_LISTEN: '127.0.0.1:0',
       GOTEL_LEASE_DURATION: '2s',
       GOTEL_CLUSTER_NAME: 'test-proc',
       GOTEL_LOG_LEVEL: 'warn',

@@ -31,7 +31,7 @@ let operator: Operator;
 let scraped: string;
 
 async function scrape(): Promise<string> {
-  const res = await fetch(`${operator.url}/metrics`);
+  const res = await fetch(`${operator.metricsUrl}/metrics`);
   expect(res.status).toBe(200);
   return res.text();
 }

@@ -100,7 +100,7 @@ describe('Peer configuration errors', () => {
 
   it('exports gotel_peer_up and gotel_peer_last_seen_seconds per Peer', async () => {
     const metrics = await eventually(async () => {
-      const text = await (await fetch(`${operator.url}/metrics`)).text();
+      const text = await (await fetch(`${operator.metricsUrl}/metrics`)).text();
       return text.includes('gotel_peer_up{peer="self"} 1') ? text : undefined;
     }, 10_000, 'the metrics');
     expect(metrics).toContain('gotel_peer_up{peer="no-secret"} 0');
@@ -150,7 +150,7 @@ describe('Peer configuration errors', () => {
     const dir = await mkdtemp(join(tmpdir(), 'gotel-hb-'));
     try {
       await writeFile(join(dir, 'kubeconfig'), inject('kubeconfig'));
-      const child = spawn(process.execPath, [fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url)), 'operator', `--kubeconfig=${join(dir, 'kubeconfig')}`, '--listen=127.0.0.1:0', `--leader-election-namespace=${ns}`, flag], {
+      const child = spawn(process.execPath, [fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url)), 'operator', `--kubeconfig=${join(dir, 'kubeconfig')}`, '--listen=127.0.0.1:0', '--metrics-listen=127.0.0.1:0', `--leader-election-namespace=${ns}`, flag], {
         stdio: ['ignore', 'ignore', 'pipe'],
       });
       let stderr = '';

@@ -85,6 +85,7 @@ export function operatorProcess(cluster: Cluster, ns: string, o: { identity: str
       `--kubeconfig=${cluster.kubeconfigPath}`,
       `--namespaces=${ns}`,
       '--listen=127.0.0.1:0',
+      '--metrics-listen=127.0.0.1:0',
       `--slack-webhook-url=${o.slackUrl}`,
       `--identity=${o.identity}`,
       `--leader-election-namespace=${ns}`,
