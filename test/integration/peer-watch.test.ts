@@ -102,8 +102,10 @@ describe('two GoTels watching each other', () => {
     const [, recovery] = await slackA.waitFor(2, { timeoutMs: 30_000 });
     expect(text(recovery!)).toContain('Up again');
     await eventually(() => peerState('a', 'beta', 'Up'), 10_000, 'beta Up again');
-    const outbox = (await getPeer(clusters.a, ns, 'beta')).status?.alert?.outbox ?? [];
-    expect(outbox.map((e) => `${e.kind}:${e.reason}:${e.deliveredTime ? 'delivered' : 'pending'}`)).toEqual(['alert:Stale:delivered', 'recovery:Stale:delivered']);
+    // The delivery is marked in status by one write right after the receiver's answer: await it.
+    const marked = async (): Promise<string[]> => ((await getPeer(clusters.a, ns, 'beta')).status?.alert?.outbox ?? []).map((e) => `${e.kind}:${e.reason}:${e.deliveredTime ? 'delivered' : 'pending'}`);
+    await eventually(async () => (await marked()).every((m) => m.endsWith(':delivered')), 10_000, 'the recovery marked delivered');
+    expect(await marked()).toEqual(['alert:Stale:delivered', 'recovery:Stale:delivered']);
     expect(about(slackA, 'beta')).toHaveLength(2);
     // The restarted side waited its timeout before judging alpha, which is alive: nothing to say.
     await eventually(() => peerState('b', 'alpha', 'Up'), 15_000, 'the restarted beta to see alpha Up');
