@@ -377,40 +377,46 @@ const statusSchema: Schema = {
   },
 };
 
-export function reservationCrd(): Schema {
+/** What one GoTel CRD says about itself; `customResourceDefinition` builds the rest alike for every kind. */
+export interface CrdParts {
+  plural: string;
+  singular: string;
+  kind: string;
+  shortNames?: string[];
+  printerColumns: Schema[];
+  description: string;
+  spec: Schema;
+  status: Schema;
+}
+
+/** A namespaced, single-version GoTel CRD with a status subresource and category `gotel`. */
+export function customResourceDefinition(p: CrdParts): Schema {
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',
-    metadata: { name: `${PLURAL}.${GROUP}` },
+    metadata: { name: `${p.plural}.${GROUP}` },
     spec: {
       group: GROUP,
       scope: 'Namespaced',
-      names: { plural: PLURAL, singular: 'reservation', kind: KIND, listKind: `${KIND}List`, shortNames: ['rsv'], categories: ['gotel'] },
+      names: { plural: p.plural, singular: p.singular, kind: p.kind, listKind: `${p.kind}List`, ...(p.shortNames ? { shortNames: p.shortNames } : {}), categories: ['gotel'] },
       versions: [
         {
           name: VERSION,
           served: true,
           storage: true,
           subresources: { status: {} },
-          additionalPrinterColumns: [
-            { name: 'State', type: 'string', jsonPath: '.status.state', description: 'The verdict on this job.' },
-            { name: 'Last Check-in', type: 'date', jsonPath: '.status.lastCheckin.time', description: 'How long ago the job last checked in.' },
-            { name: 'Next Deadline', type: 'string', jsonPath: '.status.deadline', description: 'When the next run is Late if it has not checked in (UTC).' },
-            { name: 'Schedule', type: 'string', jsonPath: '.spec.schedule', priority: 1, description: 'Cron schedule.' },
-            { name: 'Every', type: 'string', jsonPath: '.spec.every', priority: 1, description: 'Fixed period.' },
-            { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
-          ],
+          additionalPrinterColumns: p.printerColumns,
           schema: {
             openAPIV3Schema: {
               type: 'object',
-              description: 'A Reservation is a scheduled job\'s promise to check in: its schedule and SLA. GoTel judges its check-ins against the schedule and alerts when the job is late, fails or runs too long.',
+              description: p.description,
               required: ['spec'],
               properties: {
                 apiVersion: { type: 'string', description: 'APIVersion defines the versioned schema of this representation of an object.' },
                 kind: { type: 'string', description: 'Kind is a string value representing the REST resource this object represents.' },
                 metadata: { type: 'object' },
-                spec: specSchema,
-                status: statusSchema,
+                spec: p.spec,
+                status: p.status,
               },
             },
           },
@@ -418,4 +424,24 @@ export function reservationCrd(): Schema {
       ],
     },
   };
+}
+
+export function reservationCrd(): Schema {
+  return customResourceDefinition({
+    plural: PLURAL,
+    singular: 'reservation',
+    kind: KIND,
+    shortNames: ['rsv'],
+    printerColumns: [
+      { name: 'State', type: 'string', jsonPath: '.status.state', description: 'The verdict on this job.' },
+      { name: 'Last Check-in', type: 'date', jsonPath: '.status.lastCheckin.time', description: 'How long ago the job last checked in.' },
+      { name: 'Next Deadline', type: 'string', jsonPath: '.status.deadline', description: 'When the next run is Late if it has not checked in (UTC).' },
+      { name: 'Schedule', type: 'string', jsonPath: '.spec.schedule', priority: 1, description: 'Cron schedule.' },
+      { name: 'Every', type: 'string', jsonPath: '.spec.every', priority: 1, description: 'Fixed period.' },
+      { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+    ],
+    description: 'A Reservation is a scheduled job\'s promise to check in: its schedule and SLA. GoTel judges its check-ins against the schedule and alerts when the job is late, fails or runs too long.',
+    spec: specSchema,
+    status: statusSchema,
+  });
 }

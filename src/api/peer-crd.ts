@@ -2,8 +2,7 @@
 // receiver list, conditions and alert outbox it shares. `npm run generate` writes it to
 // crds/gotel.io_peers.yaml and the chart's crds/; a unit test fails when either file is stale.
 import { stringify } from 'yaml';
-import { GROUP, VERSION } from './reservation.ts';
-import { DNS_SUBDOMAIN, alertStatusSchema, conditionSchema, duration, instant, notifySchema, text } from './crd.ts';
+import { DNS_SUBDOMAIN, alertStatusSchema, customResourceDefinition, conditionSchema, duration, instant, notifySchema, text } from './crd.ts';
 import { PEER_DEFAULTS, PEER_KIND, PEER_PLURAL, PEER_STATES } from './peer.ts';
 
 type Schema = Record<string, unknown>;
@@ -77,45 +76,21 @@ const statusSchema: Schema = {
 };
 
 export function peerCrd(): Schema {
-  return {
-    apiVersion: 'apiextensions.k8s.io/v1',
-    kind: 'CustomResourceDefinition',
-    metadata: { name: `${PEER_PLURAL}.${GROUP}` },
-    spec: {
-      group: GROUP,
-      scope: 'Namespaced',
-      names: { plural: PEER_PLURAL, singular: 'peer', kind: PEER_KIND, listKind: `${PEER_KIND}List`, categories: ['gotel'] },
-      versions: [
-        {
-          name: VERSION,
-          served: true,
-          storage: true,
-          subresources: { status: {} },
-          additionalPrinterColumns: [
-            { name: 'State', type: 'string', jsonPath: '.status.state', description: 'Up, Stale, Unreachable, Degraded or Pending.' },
-            { name: 'Last Seen', type: 'date', jsonPath: '.status.lastSeenTime', description: 'How long ago the peer\'s heartbeat last changed (local clock).' },
-            { name: 'Skew', type: 'number', jsonPath: '.status.observedSkewSeconds', description: 'Peer clock minus local clock, seconds (approximate).' },
-            { name: 'Cluster', type: 'string', jsonPath: '.status.peerClusterName', priority: 1, description: 'The peer\'s --cluster-name.' },
-            { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
-          ],
-          schema: {
-            openAPIV3Schema: {
-              type: 'object',
-              description: 'A Peer is another cluster\'s GoTel that this GoTel watches through its gotel-heartbeat Lease: who monitors the monitors. Read only from GoTel\'s own namespace.',
-              required: ['spec'],
-              properties: {
-                apiVersion: { type: 'string', description: 'APIVersion defines the versioned schema of this representation of an object.' },
-                kind: { type: 'string', description: 'Kind is a string value representing the REST resource this object represents.' },
-                metadata: { type: 'object' },
-                spec: specSchema,
-                status: statusSchema,
-              },
-            },
-          },
-        },
-      ],
-    },
-  };
+  return customResourceDefinition({
+    plural: PEER_PLURAL,
+    singular: 'peer',
+    kind: PEER_KIND,
+    printerColumns: [
+      { name: 'State', type: 'string', jsonPath: '.status.state', description: 'Up, Stale, Unreachable, Degraded or Pending.' },
+      { name: 'Last Seen', type: 'date', jsonPath: '.status.lastSeenTime', description: 'How long ago the peer\'s heartbeat last changed (local clock).' },
+      { name: 'Skew', type: 'number', jsonPath: '.status.observedSkewSeconds', description: 'Peer clock minus local clock, seconds (approximate).' },
+      { name: 'Cluster', type: 'string', jsonPath: '.status.peerClusterName', priority: 1, description: 'The peer\'s --cluster-name.' },
+      { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+    ],
+    description: 'A Peer is another cluster\'s GoTel that this GoTel watches through its gotel-heartbeat Lease: who monitors the monitors. Read only from GoTel\'s own namespace.',
+    spec: specSchema,
+    status: statusSchema,
+  });
 }
 
 export function peerCrdManifest(): string {
