@@ -7,27 +7,13 @@
 // among them): permanent; 429 when the routing key sends too fast and 5xx when PagerDuty is in
 // trouble: transient (Retry-After honoured when given); no answer at all: transient. The same
 // rules as Slack and the generic webhook (classify.ts).
-import { classifyHttp, classifyNetworkError, type SendOutcome } from './classify.ts';
+import type { SendOutcome } from './classify.ts';
 import type { PagerDutyEvent } from './render.ts';
-import { DEFAULT_SEND_TIMEOUT_MS, type SendOptions } from './slack.ts';
+import type { SendOptions } from './slack.ts';
+import { postJson } from './webhook.ts';
 
 export async function sendPagerDuty(url: string, event: PagerDutyEvent, options: SendOptions = {}): Promise<SendOutcome> {
-  const now = options.now ?? Date.now;
-  const signals = [AbortSignal.timeout(options.timeoutMs ?? DEFAULT_SEND_TIMEOUT_MS)];
-  if (options.signal) signals.push(options.signal);
-  try {
-    const response = await fetch(url, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json', 'User-Agent': 'gotel' },
-      body: JSON.stringify(event),
-      redirect: 'manual',
-      signal: AbortSignal.any(signals),
-    });
-    const body = await response.text();
-    return classifyHttp(response.status, describePagerDutyAnswer(body), response.headers.get('retry-after'), now());
-  } catch (err) {
-    return classifyNetworkError(err);
-  }
+  return postJson(url, event, {}, options, describePagerDutyAnswer);
 }
 
 /**

@@ -7,19 +7,27 @@ import type { WebhookPayload } from './render.ts';
 import { DEFAULT_SEND_TIMEOUT_MS, type SendOptions } from './slack.ts';
 
 export async function sendWebhook(url: string, payload: WebhookPayload, options: SendOptions = {}): Promise<SendOutcome> {
+  return postJson(url, payload, { 'Idempotency-Key': payload.id }, options);
+}
+
+/**
+ * POSTs `body` as JSON (`User-Agent: gotel`, no redirects, the send timeout) and classifies the
+ * answer; `describe` turns the receiver's answer into the one line an error shows.
+ */
+export async function postJson(url: string, body: unknown, headers: Record<string, string>, options: SendOptions = {}, describe: (answer: string) => string = (a) => a): Promise<SendOutcome> {
   const now = options.now ?? Date.now;
   const signals = [AbortSignal.timeout(options.timeoutMs ?? DEFAULT_SEND_TIMEOUT_MS)];
   if (options.signal) signals.push(options.signal);
   try {
     const response = await fetch(url, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json', 'User-Agent': 'gotel', 'Idempotency-Key': payload.id },
-      body: JSON.stringify(payload),
+      headers: { 'Content-Type': 'application/json', 'User-Agent': 'gotel', ...headers },
+      body: JSON.stringify(body),
       redirect: 'manual',
       signal: AbortSignal.any(signals),
     });
-    const body = await response.text();
-    return classifyHttp(response.status, body, response.headers.get('retry-after'), now());
+    const answer = await response.text();
+    return classifyHttp(response.status, describe(answer), response.headers.get('retry-after'), now());
   } catch (err) {
     return classifyNetworkError(err);
   }
