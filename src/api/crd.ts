@@ -346,6 +346,7 @@ const statusSchema: Schema = {
         judgedThrough: instant('Every expected run at or before this instant has been judged.'),
       },
     },
+    schedule: text(1024, 'The schedule judged by: the cron expression (a followed CronJob\'s own for jobRef), or every <period>.'),
     journal: {
       type: 'array',
       maxItems: LIMITS.journalMarks,
@@ -436,8 +437,7 @@ export function reservationCrd(): Schema {
       { name: 'State', type: 'string', jsonPath: '.status.state', description: 'The verdict on this job.' },
       { name: 'Last Check-in', type: 'date', jsonPath: '.status.lastCheckin.time', description: 'How long ago the job last checked in.' },
       { name: 'Next Deadline', type: 'string', jsonPath: '.status.deadline', description: 'When the next run is Late if it has not checked in (UTC).' },
-      { name: 'Schedule', type: 'string', jsonPath: '.spec.schedule', priority: 1, description: 'Cron schedule.' },
-      { name: 'Every', type: 'string', jsonPath: '.spec.every', priority: 1, description: 'Fixed period.' },
+      { name: 'Schedule', type: 'string', jsonPath: '.status.schedule', priority: 1, description: 'The schedule judged by: cron (a followed CronJob\'s own for jobRef) or every <period>.' },
       { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
     ],
     description: 'A Reservation is a scheduled job\'s promise to check in: its schedule and SLA. GoTel judges its check-ins against the schedule and alerts when the job is late, fails or runs too long.',

@@ -198,6 +198,11 @@ export interface ReservationStatus {
   /** The latest judged run (what `state` is derived from). */
   lastResult?: RunResult;
   judging?: JudgingStatus;
+  /**
+   * The schedule judged by, for people and `kubectl get`: the cron expression (a followed
+   * CronJob's own for `jobRef`), or `every <period>`.
+   */
+  schedule?: string;
   /** How far each replica's check-in journal is folded into this status (src/core/fold.ts). */
   journal?: JournalMark[];
 }

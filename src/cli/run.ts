@@ -4,7 +4,7 @@
 // command's own code (128+n when a signal ended it). A monitor must not break the job it watches:
 // when GoTel cannot be reached the command still runs and the failure goes to stderr.
 import type { Command } from 'commander';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { constants } from 'node:os';
 import { CheckinFailed, clientConfig, parseReservationRef, sendCheckin, type ClientConfig, type ClientFlags } from './checkin-client.ts';
@@ -86,51 +86,8 @@ export async function runWrapped(ref: string, command: string[], flags: RunFlags
       )
     : Promise.resolve(false);
 
-  const [file, ...args] = command;
   const tail = new Tail(tailBytes);
-  const { code, spawnError } = await new Promise<{ code: number; spawnError?: string }>((resolve) => {
-    const child = spawn(file!, args, { stdio: ['inherit', 'pipe', 'pipe'] });
-    const forward = (sig: NodeJS.Signals) => () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill(sig);
-    };
-    const handlers = FORWARDED_SIGNALS.map((sig) => [sig, forward(sig)] as const);
-    for (const [sig, h] of handlers) process.on(sig, h);
-    const unhook = (): void => {
-      for (const [sig, h] of handlers) process.off(sig, h);
-    };
-    // Output passes through byte for byte (with backpressure); the tail keeps the end of it. When
-    // our own output goes away (`gotel run ... | head -1`), the command gets the SIGPIPE it would
-    // have got writing there itself, instead of this process crashing on EPIPE.
-    const pass = (src: NodeJS.ReadableStream, dst: NodeJS.WriteStream): void => {
-      let gone = false;
-      dst.on('error', (err: NodeJS.ErrnoException) => {
-        if (gone) return;
-        gone = true;
-        src.resume();
-        if (err.code === 'EPIPE' && child.exitCode === null && child.signalCode === null) child.kill('SIGPIPE');
-      });
-      src.on('data', (c: Buffer) => {
-        tail.push(c);
-        if (gone) return;
-        if (!dst.write(c)) {
-          src.pause();
-          dst.once('drain', () => src.resume());
-        }
-      });
-    };
-    pass(child.stdout, process.stdout);
-    pass(child.stderr, process.stderr);
-    child.on('error', (err: NodeJS.ErrnoException) => {
-      unhook();
-      // As a shell would: 127 not found, 126 not executable.
-      resolve({ code: err.code === 'ENOENT' ? 127 : 126, spawnError: `cannot run ${file}: ${err.message}` });
-    });
-    child.on('close', (exitCode, signal) => {
-      unhook();
-      if (exitCode !== null) resolve({ code: exitCode });
-      else resolve({ code: 128 + (signal ? (constants.signals[signal] ?? 0) : 0) });
-    });
-  });
+  const { code, spawnError } = await runChild(command, tail);
   const durationSeconds = (Date.now() - started) / 1000;
   if (spawnError) warn(spawnError);
 
@@ -150,3 +107,56 @@ export async function runWrapped(ref: string, command: string[], flags: RunFlags
   return code;
 }
 
+/**
+ * Runs `command` with signals forwarded and its output passed through (the tail kept); resolves
+ * with its exit code as a shell would report it, or why it could not start.
+ */
+function runChild(command: string[], tail: Tail): Promise<{ code: number; spawnError?: string }> {
+  const [file, ...args] = command;
+  return new Promise((resolve) => {
+    const child = spawn(file!, args, { stdio: ['inherit', 'pipe', 'pipe'] });
+    const forward = (sig: NodeJS.Signals) => () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(sig);
+    };
+    const handlers = FORWARDED_SIGNALS.map((sig) => [sig, forward(sig)] as const);
+    for (const [sig, h] of handlers) process.on(sig, h);
+    const unhook = (): void => {
+      for (const [sig, h] of handlers) process.off(sig, h);
+    };
+    passThrough(child, child.stdout, process.stdout, tail);
+    passThrough(child, child.stderr, process.stderr, tail);
+    child.on('error', (err: NodeJS.ErrnoException) => {
+      unhook();
+      // As a shell would: 127 not found, 126 not executable.
+      resolve({ code: err.code === 'ENOENT' ? 127 : 126, spawnError: `cannot run ${file}: ${err.message}` });
+    });
+    child.on('close', (exitCode, signal) => {
+      unhook();
+      if (exitCode !== null) resolve({ code: exitCode });
+      else resolve({ code: 128 + (signal ? (constants.signals[signal] ?? 0) : 0) });
+    });
+  });
+}
+
+/**
+ * Passes output through byte for byte (with backpressure); the tail keeps the end of it. When our
+ * own output goes away (`gotel run ... | head -1`), the command gets the SIGPIPE it would have got
+ * writing there itself, instead of this process crashing on EPIPE.
+ */
+function passThrough(child: ChildProcess, src: NodeJS.ReadableStream, dst: NodeJS.WriteStream, tail: Tail): void {
+  let gone = false;
+  dst.on('error', (err: NodeJS.ErrnoException) => {
+    if (gone) return;
+    gone = true;
+    src.resume();
+    if (err.code === 'EPIPE' && child.exitCode === null && child.signalCode === null) child.kill('SIGPIPE');
+  });
+  src.on('data', (c: Buffer) => {
+    tail.push(c);
+    if (gone) return;
+    if (!dst.write(c)) {
+      src.pause();
+      dst.once('drain', () => src.resume());
+    }
+  });
+}

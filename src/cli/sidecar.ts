@@ -12,6 +12,7 @@
 // ServiceAccount allowed the verb checkin on the Reservation, or GOTEL_TOKEN).
 import type { Command } from 'commander';
 import type { KubeRest } from '../k8s/rest.ts';
+import { backoffDelay } from '../util/backoff.ts';
 import { CheckinFailed, clientConfig, parseReservationRef, sendCheckin, UsageError, type ClientConfig, type ClientFlags } from './checkin-client.ts';
 
 interface SidecarFlags extends ClientFlags {
@@ -98,109 +99,140 @@ export function registerSidecar(program: Command): void {
 
 const say = (msg: string): void => void process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), msg: `gotel sidecar: ${msg}` })}\n`);
 
+interface SidecarSetup {
+  cfg: ClientConfig;
+  target: { namespace: string; name: string };
+  podName: string;
+  podNamespace: string;
+  rest: KubeRest;
+}
+
+/** Reads flags and environment into what the sidecar needs; throws UsageError naming what is missing. */
+async function setUp(flags: SidecarFlags, env: NodeJS.ProcessEnv): Promise<SidecarSetup> {
+  const podName = flags.podName ?? env.POD_NAME ?? '';
+  const podNamespace = flags.podNamespace ?? env.POD_NAMESPACE ?? '';
+  if (!podName || !podNamespace) throw new UsageError('POD_NAME and POD_NAMESPACE must be set (downward API: fieldRef metadata.name and metadata.namespace)');
+  const ref = flags.reservation ?? env.GOTEL_RESERVATION;
+  if (!ref) throw new UsageError('name the Reservation with --reservation or GOTEL_RESERVATION');
+  const target = parseReservationRef(ref, { ...env, GOTEL_NAMESPACE: env.GOTEL_NAMESPACE ?? podNamespace });
+  const cfg = clientConfig(flags, env);
+  if (!cfg.url) throw new UsageError('no GoTel URL: --url or GOTEL_URL');
+  // Loaded here, not at start-up: `gotel --help` and the other subcommands need no Kubernetes client.
+  const { KubeConfig } = await import('@kubernetes/client-node');
+  const { KubeRest } = await import('../k8s/rest.ts');
+  const kc = new KubeConfig();
+  if (flags.kubeconfig) kc.loadFromFile(flags.kubeconfig);
+  else kc.loadFromDefault();
+  return { cfg, target, podName, podNamespace, rest: new KubeRest(kc) };
+}
+
+/** Sends, in order and once each, the check-ins the Pods it is shown imply. */
+class PodReporter {
+  private readonly sent = new Set<string>();
+  private chain = Promise.resolve();
+  private readonly setup: SidecarSetup;
+  private container: string | undefined;
+  constructor(setup: SidecarSetup, container: string | undefined) {
+    this.setup = setup;
+    this.container = container;
+  }
+
+  /** Sends what `pod` shows and has not been sent; resolves when that (and all before) is done. */
+  report(pod: PodLike): Promise<void> {
+    this.chain = this.chain.then(() => this.send(pod));
+    return this.chain;
+  }
+
+  /** Resolves when every report so far has been sent (or given up). */
+  done(): Promise<void> {
+    return this.chain;
+  }
+
+  private async send(pod: PodLike): Promise<void> {
+    this.container ??= pod.spec?.containers?.[0]?.name;
+    const container = this.container;
+    if (!container) return;
+    const { cfg, target } = this.setup;
+    for (const ev of podCheckins(pod, container)) {
+      const mark = `${ev.runId}|${ev.kind === 'start' ? 'start' : 'end'}`;
+      if (this.sent.has(mark)) continue;
+      try {
+        const answer = await sendCheckin(
+          cfg,
+          { ...target, kind: ev.kind, runId: ev.runId, source: 'sidecar', ...(ev.message ? { message: ev.message } : {}), ...(ev.durationSeconds !== undefined ? { durationSeconds: ev.durationSeconds } : {}) },
+          (why, delay) => say(`check-in ${ev.kind} of ${ev.runId}: ${why}; retrying in ${(delay / 1000).toFixed(1)}s`),
+        );
+        this.sent.add(mark);
+        say(`checked in ${ev.kind === 'start' ? 'start' : `exit code ${ev.kind}`} of container ${container} (run ${ev.runId}); state ${(answer.body.state as string | undefined) ?? '?'}`);
+      } catch (err) {
+        say(`check-in ${ev.kind} of ${ev.runId} not stored: ${err instanceof CheckinFailed ? err.message : String(err)}`);
+        return; // keep the order; the next Pod event tries again
+      }
+    }
+  }
+}
+
+const WATCH_BACKOFF = { initialMs: 500, maxMs: 30_000 };
+
 export async function runSidecar(flags: SidecarFlags, env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  let cfg: ClientConfig;
-  let target: { namespace: string; name: string };
-  let podName: string;
-  let podNamespace: string;
-  let rest: KubeRest;
+  let setup: SidecarSetup;
   try {
-    podName = flags.podName ?? env.POD_NAME ?? '';
-    podNamespace = flags.podNamespace ?? env.POD_NAMESPACE ?? '';
-    if (!podName || !podNamespace) throw new UsageError('POD_NAME and POD_NAMESPACE must be set (downward API: fieldRef metadata.name and metadata.namespace)');
-    const ref = flags.reservation ?? env.GOTEL_RESERVATION;
-    if (!ref) throw new UsageError('name the Reservation with --reservation or GOTEL_RESERVATION');
-    target = parseReservationRef(ref, { ...env, GOTEL_NAMESPACE: env.GOTEL_NAMESPACE ?? podNamespace });
-    cfg = clientConfig(flags, env);
-    if (!cfg.url) throw new UsageError('no GoTel URL: --url or GOTEL_URL');
-    // Loaded here, not at start-up: `gotel --help` and the other subcommands need no Kubernetes client.
-    const { KubeConfig } = await import('@kubernetes/client-node');
-    const { KubeRest } = await import('../k8s/rest.ts');
-    const kc = new KubeConfig();
-    if (flags.kubeconfig) kc.loadFromFile(flags.kubeconfig);
-    else kc.loadFromDefault();
-    rest = new KubeRest(kc);
+    setup = await setUp(flags, env);
   } catch (err) {
     say(err instanceof Error ? err.message : String(err));
     return 2;
   }
-
-  const podPath = `/api/v1/namespaces/${encodeURIComponent(podNamespace)}/pods`;
-  const sent = new Set<string>();
-  let container = flags.container ?? env.GOTEL_CONTAINER;
-  let chain = Promise.resolve();
-
-  /** Sends what a Pod shows and has not been sent, in order. */
-  const report = (pod: PodLike): Promise<void> => {
-    chain = chain.then(async () => {
-      container ??= pod.spec?.containers?.[0]?.name;
-      if (!container) return;
-      for (const ev of podCheckins(pod, container)) {
-        const mark = `${ev.runId}|${ev.kind === 'start' ? 'start' : 'end'}`;
-        if (sent.has(mark)) continue;
-        try {
-          const answer = await sendCheckin(
-            cfg,
-            { ...target, kind: ev.kind, runId: ev.runId, source: 'sidecar', ...(ev.message ? { message: ev.message } : {}), ...(ev.durationSeconds !== undefined ? { durationSeconds: ev.durationSeconds } : {}) },
-            (why, delay) => say(`check-in ${ev.kind} of ${ev.runId}: ${why}; retrying in ${(delay / 1000).toFixed(1)}s`),
-          );
-          sent.add(mark);
-          say(`checked in ${ev.kind === 'start' ? 'start' : `exit code ${ev.kind}`} of container ${container} (run ${ev.runId}); state ${(answer.body.state as string | undefined) ?? '?'}`);
-        } catch (err) {
-          say(`check-in ${ev.kind} of ${ev.runId} not stored: ${err instanceof CheckinFailed ? err.message : String(err)}`);
-          return; // keep the order; the next Pod event tries again
-        }
-      }
-    });
-    return chain;
-  };
-
-  const getPod = (): Promise<PodLike> => rest.request<PodLike>({ method: 'GET', path: `${podPath}/${encodeURIComponent(podName)}`, timeoutMs: 10_000 });
+  const { rest, podName, podNamespace, target } = setup;
+  const reporter = new PodReporter(setup, flags.container ?? env.GOTEL_CONTAINER);
+  const getPod = (): Promise<PodLike> => rest.request<PodLike>({ method: 'GET', path: `${podPath(podNamespace)}/${encodeURIComponent(podName)}`, timeoutMs: 10_000 });
   const stop = new AbortController();
-  let stopping = false;
+  // On SIGTERM (the kubelet stops sidecars after the main containers ended): a last look.
   const finished = new Promise<void>((resolve) => {
     const onTerm = (): void => {
-      if (stopping) return;
-      stopping = true;
+      if (stop.signal.aborted) return;
       say('stopping: a last look at the Pod');
       stop.abort();
       getPod()
-        .then(report)
+        .then((pod) => reporter.report(pod))
         .catch((err: unknown) => say(`last look failed: ${(err as Error).message}`))
         .finally(resolve);
     };
     process.once('SIGTERM', onTerm);
     process.once('SIGINT', onTerm);
   });
-
-  const watchLoop = async (): Promise<void> => {
-    let backoff = 500;
-    while (!stopping) {
-      try {
-        const pod = await getPod();
-        await report(pod);
-        backoff = 500;
-        const rv = pod.metadata.resourceVersion ?? '';
-        await rest.watch(
-          `${podPath}?watch=true&allowWatchBookmarks=true&fieldSelector=${encodeURIComponent(`metadata.name=${podName}`)}&resourceVersion=${encodeURIComponent(rv)}&timeoutSeconds=300`,
-          (event) => {
-            const e = event as { type?: string; object?: PodLike };
-            if ((e.type === 'ADDED' || e.type === 'MODIFIED') && e.object) void report(e.object);
-          },
-          { signal: stop.signal, idleMs: 360_000 },
-        );
-      } catch (err) {
-        if (stopping) break;
-        say(`watching Pod ${podNamespace}/${podName}: ${(err as Error).message}; again in ${backoff / 1000}s`);
-        await new Promise((r) => setTimeout(r, backoff));
-        backoff = Math.min(backoff * 2, 30_000);
-      }
-    }
-  };
   say(`watching Pod ${podNamespace}/${podName} for ${target.namespace}/${target.name}`);
-  void watchLoop();
+  void watchPod(setup, getPod, reporter, stop.signal);
   await finished;
-  await chain;
+  await reporter.done();
   rest.close();
   return 0;
+}
+
+const podPath = (namespace: string): string => `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`;
+
+/** Watches this Pod until `signal` aborts, reporting each state; reconnects with backoff. */
+async function watchPod(setup: SidecarSetup, getPod: () => Promise<PodLike>, reporter: PodReporter, signal: AbortSignal): Promise<void> {
+  const { rest, podName, podNamespace } = setup;
+  let failures = 0;
+  while (!signal.aborted) {
+    try {
+      const pod = await getPod();
+      await reporter.report(pod);
+      failures = 0;
+      const rv = pod.metadata.resourceVersion ?? '';
+      await rest.watch(
+        `${podPath(podNamespace)}?watch=true&allowWatchBookmarks=true&fieldSelector=${encodeURIComponent(`metadata.name=${podName}`)}&resourceVersion=${encodeURIComponent(rv)}&timeoutSeconds=300`,
+        (event) => {
+          const e = event as { type?: string; object?: PodLike };
+          if ((e.type === 'ADDED' || e.type === 'MODIFIED') && e.object) void reporter.report(e.object);
+        },
+        { signal, idleMs: 360_000 },
+      );
+    } catch (err) {
+      if (signal.aborted) break;
+      const delay = backoffDelay(++failures, WATCH_BACKOFF);
+      say(`watching Pod ${podNamespace}/${podName}: ${(err as Error).message}; again in ${delay / 1000}s`);
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
 }

@@ -69,6 +69,7 @@ export function judge(reservation: Reservation, now: Date, inputs: JudgeInputs =
   const status = folded?.status ?? (own ? before : structuredClone(before));
   const evaluation = evaluate({ ...effective, status }, now, { inPlace: true, ...(problem ? { specError: problem } : {}) });
   withDeliveryCondition(evaluation.status, now, reservation.metadata?.generation);
+  recordSchedule(evaluation.status, problem ? undefined : effective.spec);
   const changed = own || folded !== undefined || canonical(evaluation.status) !== canonical(before);
   const waiting = changed && !folded && contradicted(reservation, evaluation, now, inputs);
   return {
@@ -101,6 +102,13 @@ function withDeliveryCondition(status: ReservationStatus, now: Date, generation:
   if (!hasOutbox) return;
   const delivery = alertDeliveryCondition(status, now.getTime(), generation);
   status.conditions = [...(status.conditions ?? []).filter((c) => c.type !== ALERT_DELIVERY), delivery];
+}
+
+/** Records (in place) the schedule judged by, so `kubectl get` shows it for jobRef Reservations too. */
+function recordSchedule(status: ReservationStatus, spec: Reservation['spec'] | undefined): void {
+  const schedule = spec?.schedule ? (spec.timeZone ? `${spec.schedule} (${spec.timeZone})` : spec.schedule) : spec?.every ? `every ${spec.every}` : undefined;
+  if (schedule) status.schedule = schedule;
+  else delete status.schedule;
 }
 
 /** The parts of a verdict that unfolded check-ins must not contradict: state and alert. */
