@@ -135,7 +135,7 @@ describe('the Reservation CRD', () => {
         namespace,
         plural: PLURAL,
         name: 'printed',
-        body: { status: { state: 'Healthy', lastCheckin: { time: lastCheckin, signal: 'success' }, deadline: '2030-01-01T00:06:00Z' } },
+        body: { status: { state: 'Healthy', lastCheckin: { time: lastCheckin, signal: 'success' }, deadline: '2030-01-01T00:06:00Z', schedule: '*/5 * * * *' } },
       },
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
     );
@@ -148,7 +148,7 @@ describe('the Reservation CRD', () => {
     expect(ago).toMatch(/^3[01]m$/);
 
     const wide = await kubectl('get', 'gotel', '-n', namespace, '-o', 'wide');
-    expect(wide.stdout).toMatch(/SCHEDULE\s+EVERY/);
+    expect(wide.stdout).toMatch(/SCHEDULE\s+AGE/);
     expect(wide.stdout).toMatch(/printed\s+Healthy.*\*\/5 \* \* \* \*/);
   });
 

@@ -136,6 +136,8 @@ describe('the operator', () => {
     expect(next.getUTCDay()).toBe(1);
     expect([10, 11]).toContain(next.getUTCHours());
     expect(condition(following, 'Ready')?.status).toBe('True');
+    // kubectl get's Schedule column shows the CronJob's schedule (status.schedule).
+    expect(following.status?.schedule).toBe('0 6 * * 1 (America/New_York)');
   });
 
   it('elects one leader; when it stops, the standby takes the Lease over', async () => {
