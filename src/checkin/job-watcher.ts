@@ -28,7 +28,7 @@ import type { StatusWriter } from '../k8s/status-writer.ts';
 import { silentLogger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Clock } from '../util/clock.ts';
-import { storeCheckin } from './store.ts';
+import { CheckinStore } from './store.ts';
 
 export interface BatchJob {
   metadata: {
@@ -60,7 +60,7 @@ export interface JobWatcherDeps {
   logger?: Logger;
   metrics?: Metrics;
   clock?: Clock;
-  /** The CronJob a Reservation follows, for the judge; see storeCheckin. */
+  /** The CronJob a Reservation follows, for the judge (core/job-ref.ts). */
   cronJobOf?: CronJobOf;
 }
 
@@ -148,11 +148,14 @@ export class JobWatcher {
   private readonly queue?: WorkQueue;
   /** `${reservation}|${uid}|${signal}` already stored by this process. */
   private readonly stored = new Set<string>();
+  /** Job check-ins go straight to status (no journal): their evidence, the Job, stays in the apiserver. */
+  private readonly store: CheckinStore;
   private running = false;
 
   constructor(deps: JobWatcherDeps) {
     this.deps = deps;
     this.log = (deps.logger ?? silentLogger).child({ component: 'job-watcher' });
+    this.store = new CheckinStore({ writer: deps.writer, ...(deps.cronJobOf ? { cronJobOf: deps.cronJobOf } : {}) });
     const scopes = deps.namespaces?.length ? deps.namespaces.map((ns) => `/namespaces/${encodeURIComponent(ns)}`) : [''];
     if (!deps.enqueue) this.queue = new WorkQueue(async (key) => this.process(key), { logger: this.log, baseBackoffMs: 1_000, maxBackoffMs: 60_000 });
     this.jobs = scopes.map((scope) => new Informer<BatchJob>(deps.rest, { path: `/apis/batch/v1${scope}/jobs`, onChange: (key) => this.enqueue(key), logger: this.log }));
@@ -247,7 +250,7 @@ export class JobWatcher {
         continue;
       }
       try {
-        const result = await storeCheckin(this.deps.writer, res.metadata.namespace ?? 'default', res.metadata.name, d.input, (this.deps.clock ?? (() => new Date()))(), this.deps.cronJobOf);
+        const result = await this.store.submit(res.metadata.namespace ?? 'default', res.metadata.name, d.input, (this.deps.clock ?? (() => new Date()))());
         this.stored.add(mark);
         if (this.stored.size > 50_000) this.stored.clear(); // bounded; status dedupe still holds
         if (!result.duplicate) this.deps.metrics?.checkins.inc({ signal: d.input.signal });

@@ -408,18 +408,6 @@ function placeholder(k: KeyState): Reservation {
   return { apiVersion: 'gotel.io/v1alpha1', kind: 'Reservation', metadata: { name: k.name, namespace: k.namespace }, spec: {} };
 }
 
-const statusOnlyStores = new WeakMap<StatusWriter, CheckinStore>();
-
-/** Stores one check-in in status (no journal): the Job watcher's and tests' way. */
-export function storeCheckin(writer: StatusWriter, namespace: string, name: string, input: CheckinInput, now: Date, cronJobOf?: CronJobOf): Promise<StoredCheckin> {
-  let store = statusOnlyStores.get(writer);
-  if (!store) {
-    store = new CheckinStore({ writer, ...(cronJobOf ? { cronJobOf } : {}) });
-    statusOnlyStores.set(writer, store);
-  }
-  return store.submit(namespace, name, input, now);
-}
-
 /** What GoTel now thinks of a Reservation, for a check-in's answer. */
 export function verdictOf(reservation: Reservation): Verdict {
   const st = reservation.status ?? {};
