@@ -1,4 +1,5 @@
-// Prints one closing line that any CI reads: "vitest: N passed, N failed[, N skipped]".
+// Prints the slowest test files (where the suite's time goes) and one closing line that any CI
+// reads: "vitest: N passed, N failed[, N skipped]".
 import type { Reporter, TestModule } from 'vitest/node';
 
 export default class SummaryReporter implements Reporter {
@@ -16,6 +17,11 @@ export default class SummaryReporter implements Reporter {
       // A file that failed to load has no tests but must count as a failure.
       if (module.state() === 'failed' && [...module.children.allTests()].length === 0) failed++;
     }
+    const slowest = [...testModules]
+      .map((m) => ({ file: m.moduleId.replace(`${process.cwd()}/`, ''), ms: m.diagnostic().duration }))
+      .sort((a, b) => b.ms - a.ms)
+      .slice(0, 12);
+    process.stdout.write(`\nslowest test files:\n${slowest.map((s) => `  ${(s.ms / 1000).toFixed(1).padStart(6)} s  ${s.file}`).join('\n')}\n`);
     process.stdout.write(`\nvitest: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}\n`);
   }
 }
