@@ -66,10 +66,10 @@ function flag(flags: string, description: string, name: string): Option {
 }
 
 /** A flag's value, or its environment twin's: true/false/1/0, anything else a ConfigError. */
-export function booleanOption(value: unknown, name: string, fileEnv: NodeJS.ProcessEnv): boolean {
+export function booleanOption(value: unknown, name: string, fileEnv: NodeJS.ProcessEnv, fallback = false): boolean {
   if (value === true) return true;
   const text = fileEnv[env(name)];
-  if (text === undefined || text === '') return false;
+  if (text === undefined || text === '') return fallback;
   const t = text.trim().toLowerCase();
   if (t === 'true' || t === '1') return true;
   if (t === 'false' || t === '0') return false;
@@ -106,6 +106,20 @@ export function operatorOptions(command: Command): Command {
     // The peer watch's dead man's switch (read by src/ha/config.ts).
     .addOption(opt('--heartbeat-url <url>', 'dead man\'s switch: while leading, GET this URL every --heartbeat-interval (e.g. a Healthchecks ping URL)', 'heartbeat-url'))
     .addOption(opt('--heartbeat-interval <duration>', 'how often to ping --heartbeat-url', 'heartbeat-interval').default('1m'));
+}
+
+/**
+ * What `gotel operator` with no arguments would run with: each option's GOTEL_* twin from `fileEnv`,
+ * else its default; booleans by booleanOption. `gotel start` on a cluster reads its settings so, the
+ * same variables read the same way.
+ */
+export function operatorConfigFromEnv(fileEnv: NodeJS.ProcessEnv = process.env): OperatorConfig {
+  const opts: Record<string, unknown> = {};
+  for (const option of operatorOptions(new Command()).options) {
+    const value = option.envVar !== undefined ? fileEnv[option.envVar] : undefined;
+    opts[option.attributeName()] = value ?? option.defaultValue;
+  }
+  return toOperatorConfig(opts, fileEnv);
 }
 
 function seconds(text: string, flag: string): number {
