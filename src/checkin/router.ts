@@ -192,8 +192,10 @@ async function handleCheckin(ctx: CheckinContext, req: Request, res: Response, r
   const body = parseCheckinBody(await readBody(req, ctx.maxBodyBytes), req.headers['content-type'], ctx.maxMessageBytes);
   const rid = queryRunId(req);
 
+  // An unknown Reservation answers as an existing one would without valid credentials (auth.ts).
   const reservation = await ctx.lookup.get(target.namespace, target.name).catch((err: unknown) => {
-    throw err instanceof HttpError && err.status === 404 ? new HttpError(404, 'NotFound', `Reservation ${key} not found`) : err;
+    if (err instanceof HttpError && err.status === 404) return ctx.auth.refuseUnknown(target.namespace, target.name, req.headers.authorization);
+    throw err;
   });
   await ctx.auth.authorizeCheckin(reservation, req.headers.authorization);
 
