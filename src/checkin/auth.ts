@@ -120,6 +120,8 @@ export class Authenticator {
   private readonly users: TtlCache<UserInfo | null>;
   private readonly access: TtlCache<boolean>;
   private readonly secrets: TtlCache<Buffer | null>;
+  /** Hashes of tokens that passed a check-in's authorization lately (client-limits.ts keys on them). */
+  private readonly vouched: TtlCache<true>;
   /** Requests in flight, so a burst with one new token makes one review, not hundreds. */
   private readonly inflight = new Map<string, Promise<unknown>>();
 
@@ -134,6 +136,13 @@ export class Authenticator {
     this.users = new TtlCache(max, now);
     this.access = new TtlCache(max, now);
     this.secrets = new TtlCache(max, now);
+    this.vouched = new TtlCache(max, now);
+  }
+
+  /** A key for this token if it was accepted for a check-in lately (a cache look-up: no request), else undefined. */
+  vouchedKey(token: string): string | undefined {
+    const hash = sha256(token).toString('base64');
+    return this.vouched.get(hash) === true ? hash : undefined;
   }
 
   /**
@@ -147,11 +156,15 @@ export class Authenticator {
     if (fields.anonymous) return { kind: 'anonymous' };
     const token = bearerToken(authorization);
     if (token === undefined) throw credentialsRequired(namespace, name);
+    let principal: Principal | undefined;
     if (fields.tokenSecretRef) {
       const expected = await this.secretToken(namespace, fields.tokenSecretRef.name, fields.tokenSecretRef.key);
-      if (expected && constantTimeEquals(token, expected)) return { kind: 'secret-token' };
+      if (expected && constantTimeEquals(token, expected)) principal = { kind: 'secret-token' };
     }
-    return this.authorizeToken(token, { verb: 'checkin', namespace, name });
+    principal ??= await this.authorizeToken(token, { verb: 'checkin', namespace, name });
+    const hash = sha256(token).toString('base64');
+    if (this.vouched.get(hash) === undefined) this.vouched.set(hash, true, this.ttl);
+    return principal;
   }
 
   /**
@@ -300,6 +313,7 @@ export class Authenticator {
     this.users.clear();
     this.access.clear();
     this.secrets.clear();
+    this.vouched.clear();
   }
 }
 

@@ -6,6 +6,7 @@ import { hostname } from 'node:os';
 import { DEFAULT_PAGERDUTY_EVENTS_URL, receiverSettings, type ReceiverSettings } from '../alerts/receiver-config.ts';
 import { parseDefaultReceiver } from '../alerts/receivers.ts';
 import { statusConfig, type StatusConfig } from '../status/config.ts';
+import { clientLimitConfig, DEFAULT_CLIENT_LIMIT, type ClientLimitOptions } from '../checkin/client-limits.ts';
 import { haConfig, type HaConfig } from '../ha/config.ts';
 
 export interface OperatorConfig {
@@ -33,6 +34,8 @@ export interface OperatorConfig {
   statusPage: StatusConfig;
   /** GoTel's original HTTP API (POST /reservation, /checkin, /snooze, /checkout). */
   gotelApi: GotelApiConfig;
+  /** Check-ins per client (src/checkin/client-limits.ts); perSecond 0: no limit. */
+  clientLimits: ClientLimitOptions;
 }
 
 export interface GotelApiConfig {
@@ -93,6 +96,8 @@ export function operatorOptions(command: Command): Command {
     .addOption(
       opt('--checkin-status-writes <per-second>', 'status writes per second for check-ins; check-ins beyond them are acknowledged from the check-in journal and folded in moments later', 'checkin-status-writes').default('5'),
     )
+    .addOption(opt('--client-checkin-rate <per-second>', 'check-ins per second one client (its token, else its address) may send before it gets 429; 0: no limit', 'client-checkin-rate').default(String(DEFAULT_CLIENT_LIMIT.perSecond)))
+    .addOption(opt('--client-checkin-burst <count>', 'check-ins one client may send at once above --client-checkin-rate', 'client-checkin-burst').default(String(DEFAULT_CLIENT_LIMIT.burst)))
     .addOption(flag('--gotel-api', 'serve GoTel\'s own API: POST /reservation, /checkin, /snooze, /checkout; GET /reservation', 'gotel-api'))
     .addOption(opt('--gotel-api-namespace <ns>', 'namespace of the Reservations GoTel\'s API manages', 'gotel-api-namespace').default('default'))
     .addOption(flag('--gotel-api-anonymous', 'let GoTel\'s API take requests without credentials', 'gotel-api-anonymous'))
@@ -211,6 +216,7 @@ export function toOperatorConfig(opts: Record<string, unknown>, fileEnv: NodeJS.
     receivers,
     metricsListen: metricsListenOf(opts.metricsListen, listenAt),
     statusPage: statusConfig(opts),
+    clientLimits: clientLimitConfig(opts),
     heartbeat: haConfig(opts),
     gotelApi: {
       enabled: booleanOption(opts.gotelApi, 'gotel-api', fileEnv),

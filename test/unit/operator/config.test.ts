@@ -67,6 +67,14 @@ describe('operator configuration', () => {
     expect(() => operatorConfigFromEnv({ GOTEL_GOTEL_API: 'yes' })).toThrow(/GOTEL_GOTEL_API: "yes" is not a boolean/);
   });
 
+  it('takes per-client check-in limits from --client-checkin-rate/-burst or their twins', () => {
+    expect(operatorConfigFromEnv({}).clientLimits).toEqual({ perSecond: 200, burst: 1000 });
+    expect(operatorConfigFromEnv({ GOTEL_CLIENT_CHECKIN_RATE: '0.5', GOTEL_CLIENT_CHECKIN_BURST: '20' }).clientLimits).toEqual({ perSecond: 0.5, burst: 20 });
+    expect(toOperatorConfig({ clientCheckinRate: '0' }, {}).clientLimits.perSecond).toBe(0);
+    expect(() => toOperatorConfig({ clientCheckinRate: 'fast' }, {})).toThrow(new ConfigError('--client-checkin-rate: "fast" is not a number (0 or more)'));
+    expect(() => toOperatorConfig({ clientCheckinBurst: '0' }, {})).toThrow(/--client-checkin-burst: "0" is not a number \(1 or more\)/);
+  });
+
   it('exits 2 on a boolean twin that is not true/false/1/0: gotel operator and gotel start alike', { timeout: 60_000 }, async () => {
     const fail = (args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stderr: string }> =>
       run(process.execPath, [MAIN, ...args], { env: { PATH: process.env.PATH, ...env } }).then(
