@@ -68,7 +68,7 @@ describe('operator configuration', () => {
   });
 
   it('takes per-client check-in limits from --client-checkin-rate/-burst or their twins', () => {
-    expect(operatorConfigFromEnv({}).clientLimits).toEqual({ perSecond: 200, burst: 1000 });
+    expect(operatorConfigFromEnv({}).clientLimits).toEqual({ perSecond: 0, burst: 1000 }); // off unless asked for
     expect(operatorConfigFromEnv({ GOTEL_CLIENT_CHECKIN_RATE: '0.5', GOTEL_CLIENT_CHECKIN_BURST: '20' }).clientLimits).toEqual({ perSecond: 0.5, burst: 20 });
     expect(toOperatorConfig({ clientCheckinRate: '0' }, {}).clientLimits.perSecond).toBe(0);
     expect(() => toOperatorConfig({ clientCheckinRate: 'fast' }, {})).toThrow(new ConfigError('--client-checkin-rate: "fast" is not a number (0 or more)'));
