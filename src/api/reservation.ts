@@ -245,7 +245,7 @@ export const LIMITS = {
   maintenanceWindows: 10,
   journalMarks: 16,
   /** Run keys kept per Reservation (status.runKeys, src/core/dedup.ts), over this many hours, of this many characters. */
-  runKeys: 2048,
+  runKeys: 1024,
   runKeysWindowHours: 24,
   runKeyChars: 8,
 } as const;

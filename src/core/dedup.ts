@@ -7,7 +7,7 @@
 // the pair, 8 base64url characters, packed into one string per UTC hour:
 // `status.runKeys = { "2026-12-02T01": "AbCdEfGh...", ... }`. A write then sends the current
 // hour's string only; hours older than the window are dropped whole; past RUN_KEYS_MAX keys the
-// oldest go first. A 48-bit key makes a false duplicate about 1 in 10^11 per check-in at the cap.
+// oldest go first. A 48-bit key makes a false duplicate about 1 in 3·10^11 per check-in at the cap.
 import { LIMITS, type Checkin, type ReservationStatus } from '../api/reservation.ts';
 
 /** Keys kept per Reservation at most. */

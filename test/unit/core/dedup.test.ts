@@ -1,5 +1,5 @@
 // A retried (runId, signal) counts once within a day, however many check-ins came between; the
-// record of it stays bounded (status.runKeys: hashed keys per UTC hour, 2048 at most).
+// record of it stays bounded (status.runKeys: hashed keys per UTC hour, 1024 at most).
 import { describe, expect, it } from 'vitest';
 import type { Reservation } from '../../../src/api/reservation.ts';
 import { applyCheckinDetailed } from '../../../src/core/index.ts';
