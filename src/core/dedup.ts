@@ -73,6 +73,8 @@ export function remember(keys: RunKeys | undefined, key: string, nowMs: number):
   const last = hours[hours.length - 1];
   if (last && last[0] >= current) last[1] += key;
   else hours.push([current, key]);
+  // Hours ahead of this clock (another replica's) stay live; the CRD allows window + 2 hours at most.
+  while (hours.length > RUN_KEYS_WINDOW_HOURS + 2) hours.shift();
   let excess = hours.reduce((n, [, packed]) => n + packed.length / RUN_KEY_CHARS, 0) - RUN_KEYS_MAX;
   while (excess > 0 && hours.length > 0) {
     const first = hours[0]!;

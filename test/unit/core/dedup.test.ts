@@ -77,6 +77,13 @@ describe('run keys', () => {
     expect(seen(keys, runKey('end', `r${RUN_KEYS_MAX + 99}`), now)).toBe(true);
   });
 
+  it('never keep more hours than the CRD allows, whatever the replicas\' clocks say', () => {
+    const future = Object.fromEntries(Array.from({ length: 40 }, (_, h) => [new Date(T0 + h * HOUR).toISOString().slice(0, 13), runKey('end', `f${h}`)]));
+    const keys = remember(future, runKey('end', 'now'), T0);
+    expect(Object.keys(keys)).toHaveLength(26);
+    expect(seen(keys, runKey('end', 'now'), T0)).toBe(true);
+  });
+
   it('match whole keys only, never a key straddling two others', () => {
     const a = runKey('end', 'a');
     const b = runKey('end', 'b');
