@@ -29,7 +29,7 @@ describe('operator configuration', () => {
     expect(toOperatorConfig({ slackWebhookUrl: 'gotel-system/slack#url' }, {}).slackWebhookUrl).toBe('gotel-system/slack#url');
   });
 
-  it('exits 2 with one line naming the flag, from a flag or its GOTEL_ twin', async () => {
+  it('exits 2 with one line naming the flag, from a flag or its GOTEL_ twin', { timeout: 60_000 }, async () => {
     const viaFlag = await run(process.execPath, [MAIN, 'operator', '--listen', 'nowhere'], { env: { ...process.env, KUBECONFIG: '' } }).catch((e: unknown) => e as { code: number; stderr: string });
     expect(viaFlag).toMatchObject({ code: 2 });
     expect((viaFlag as { stderr: string }).stderr).toMatch(/^gotel operator: --listen: "nowhere" is not host:port/);
@@ -94,7 +94,7 @@ describe('operator configuration', () => {
     expect(demo.stderr).toMatch(/^gotel start: GOTEL_DEMO_PEER: "nope" is not a boolean/);
   });
 
-  it('says so when no cluster is configured', async () => {
+  it('says so when no cluster is configured', { timeout: 60_000 }, async () => {
     const result = await run(process.execPath, [MAIN, 'operator', '--listen', '127.0.0.1:0'], {
       env: { PATH: process.env.PATH, HOME: '/nonexistent-home' },
     }).catch((e: unknown) => e as { code: number; stderr: string });
