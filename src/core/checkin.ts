@@ -4,9 +4,10 @@
 //
 // It records the check-in (lastCheckin, bounded `recent`, `checkins`), pairs starts with ends by
 // run id (overlapping runs allowed, `running` bounded), sets lastStartTime / lastSuccessTime /
-// lastFailureTime, drops a duplicate (the same run id and signal twice within a day, dedup.ts), and judges: expected runs
-// that fell due before it, the run's outcome (exit code 0 = success, any other = failure; faster
-// than minRuntime = TooFast), the consecutive counters, and the alert (outbox entries).
+// lastFailureTime, drops a duplicate (the same run id and signal twice within a day: dedup.ts),
+// and judges: expected runs that fell due before it, the run's outcome (exit code 0 = success, any
+// other = failure; faster than minRuntime = TooFast), the consecutive counters, and the alert
+// (outbox entries).
 import type { Checkin, OutboxEntry, Reservation, ReservationStatus, RunningRun, RunResult, Signal } from '../api/reservation.ts';
 import { LIMITS, SIGNALS } from '../api/reservation.ts';
 import { recordRun, seenRun } from './dedup.ts';
