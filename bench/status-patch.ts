@@ -6,6 +6,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { startControlPlane } from '../src/dev/control-plane.ts';
 import { KubeRest } from '../src/k8s/rest.ts';
 import { reservationPath } from '../src/k8s/status-writer.ts';
+import { LIMITS } from '../src/api/reservation.ts';
 
 const RESERVATIONS = 100;
 const WRITES = 2000;
@@ -43,6 +44,20 @@ try {
   await measure('status PATCH, 20 recent check-ins with 200 B messages', (n) => ({ status: { checkins: n, recent, state: 'Healthy' } }));
   await measure('status PATCH of one counter, same large object', (n) => ({ status: { checkins: n } }));
   await measure('status PATCH, no history (small object)', (n) => ({ status: { checkins: n, recent: null } }));
+  // status.runKeys (src/core/dedup.ts) at its cap of 2,048 keys: the day's keys spread over 24 hours,
+  // where a write carries the current hour's string; and the worst case, every key in this hour.
+  const keys = (count: number, n: number): string => `${'AbCdEfGh'.repeat(count - 1)}${String(n).padStart(8, '0')}`;
+  const hours = Array.from({ length: 24 }, (_, h) => `2026-12-01T${String(h).padStart(2, '0')}`);
+  const perHour = Math.floor(LIMITS.runKeys / 24);
+  const setAll = async (status: unknown): Promise<void> => {
+    for (let i = 0; i < RESERVATIONS; i++) await rest.request({ method: 'PATCH', path: reservationPath(ns, `r${i}`, 'status'), contentType: 'application/merge-patch+json', body: { status } });
+  };
+  await setAll({ recent: null, runKeys: Object.fromEntries(hours.map((h) => [h, keys(perHour, 0)])) });
+  await measure(`status PATCH + a run key; runKeys full (${perHour * 24} keys over 24 h)`, (n) => ({ status: { checkins: n, runKeys: { [hours[23]!]: keys(perHour, n) } } }));
+  await setAll({ runKeys: null });
+  await measure(`status PATCH + a run key; runKeys full (${LIMITS.runKeys} keys, one hour)`, (n) => ({ status: { checkins: n, runKeys: { [hours[23]!]: keys(LIMITS.runKeys, n) } } }));
+  await setAll({ runKeys: null });
+  await measure('status PATCH of one counter, no runKeys (anchor, as above)', (n) => ({ status: { checkins: n } }));
   await measure('GET of a small Reservation', () => undefined, 'GET');
 } finally {
   rest.close();

@@ -10,6 +10,8 @@ export interface Metrics {
   checkins: Counter<'signal'>;
   /** Check-in requests refused, by HTTP status code. */
   checkinErrors: Counter<'code'>;
+  /** Check-ins refused by a per-client limit (src/checkin/client-limits.ts), by how the client was known: token or address. */
+  checkinsThrottled: Counter<'by'>;
   /** Alert deliveries by receiver name and result (delivered, retry, permanent_failure). */
   alerts: Counter<'receiver' | 'result'>;
   /** Reservations by state (set by the leader after each reconcile). */
@@ -41,6 +43,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     registry,
     checkins: new Counter({ name: 'gotel_checkins_total', help: 'Check-ins stored, by signal.', labelNames: ['signal'], registers }),
     checkinErrors: new Counter({ name: 'gotel_checkin_errors_total', help: 'Check-in requests refused, by HTTP status.', labelNames: ['code'], registers }),
+    checkinsThrottled: new Counter({ name: 'gotel_checkins_throttled_total', help: 'Check-ins refused with 429 by the per-client limit, by client identity kind (token, address).', labelNames: ['by'], registers }),
     alerts: new Counter({ name: 'gotel_alerts_total', help: 'Alert deliveries by receiver and result.', labelNames: ['receiver', 'result'], registers }),
     reservations: new Gauge({ name: 'gotel_reservations', help: 'Reservations by state.', labelNames: ['state'], registers }),
     reconcileSeconds: new Histogram({

@@ -323,6 +323,14 @@ const statusSchema: Schema = {
       description: `The last ${LIMITS.recentCheckins} check-ins, newest last.`,
       items: checkinSchema('A check-in.'),
     },
+    runKeys: {
+      type: 'object',
+      maxProperties: LIMITS.runKeysWindowHours + 2,
+      description:
+        `Starts and ends of runs (by run id) seen in the last ${LIMITS.runKeysWindowHours} hours, so a retried check-in counts once: ` +
+        `per UTC hour (YYYY-MM-DDTHH), hashed keys of ${LIMITS.runKeyChars} characters each, ${LIMITS.runKeys} at most in all.`,
+      additionalProperties: { type: 'string', maxLength: LIMITS.runKeys * LIMITS.runKeyChars, pattern: `^([-_A-Za-z0-9]{${LIMITS.runKeyChars}})*$` },
+    },
     lastResult: {
       type: 'object',
       description: 'The latest judged run, from which state is derived.',

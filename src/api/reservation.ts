@@ -194,6 +194,8 @@ export interface ReservationStatus {
   consecutiveSuccesses?: number;
   running?: RunningRun[];
   recent?: Checkin[];
+  /** Starts and ends of runs (by run id) seen in the last day, hashed, packed per UTC hour (src/core/dedup.ts). */
+  runKeys?: Record<string, string>;
   alert?: AlertStatus;
   /** The latest judged run (what `state` is derived from). */
   lastResult?: RunResult;
@@ -247,4 +249,8 @@ export const LIMITS = {
   emailRecipients: 20,
   maintenanceWindows: 10,
   journalMarks: 16,
+  /** Run keys kept per Reservation (status.runKeys, src/core/dedup.ts), over this many hours, of this many characters. */
+  runKeys: 1024,
+  runKeysWindowHours: 24,
+  runKeyChars: 8,
 } as const;

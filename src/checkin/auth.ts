@@ -99,6 +99,14 @@ export function bearerToken(header: string | undefined): string | undefined {
   return m[1];
 }
 
+/** The 401 for a check-in without credentials, whether its Reservation exists or not. */
+function credentialsRequired(namespace: string, name: string): HttpError {
+  return unauthorized(
+    `a bearer token is required to check in for ${namespace}/${name}: a ServiceAccount token allowed the verb "checkin" on ${PLURAL}.${GROUP}, ` +
+      `the token in the Secret named by spec.tokenSecretRef, or spec.anonymous: true on the Reservation`,
+  );
+}
+
 export function unauthorized(message: string): HttpError {
   return new HttpError(401, 'Unauthorized', message, { headers: { 'WWW-Authenticate': 'Bearer realm="gotel"' } });
 }
@@ -112,6 +120,8 @@ export class Authenticator {
   private readonly users: TtlCache<UserInfo | null>;
   private readonly access: TtlCache<boolean>;
   private readonly secrets: TtlCache<Buffer | null>;
+  /** Hashes of tokens that passed a check-in's authorization lately (client-limits.ts keys on them). */
+  private readonly vouched: TtlCache<true>;
   /** Requests in flight, so a burst with one new token makes one review, not hundreds. */
   private readonly inflight = new Map<string, Promise<unknown>>();
 
@@ -126,6 +136,13 @@ export class Authenticator {
     this.users = new TtlCache(max, now);
     this.access = new TtlCache(max, now);
     this.secrets = new TtlCache(max, now);
+    this.vouched = new TtlCache(max, now);
+  }
+
+  /** A key for this token if it was accepted for a check-in lately (a cache look-up: no request), else undefined. */
+  vouchedKey(token: string): string | undefined {
+    const hash = sha256(token).toString('base64');
+    return this.vouched.get(hash) === true ? hash : undefined;
   }
 
   /**
@@ -138,17 +155,29 @@ export class Authenticator {
     const name = reservation.metadata.name;
     if (fields.anonymous) return { kind: 'anonymous' };
     const token = bearerToken(authorization);
-    if (token === undefined) {
-      throw unauthorized(
-        `a bearer token is required to check in for ${namespace}/${name}: a ServiceAccount token allowed the verb "checkin" on ${PLURAL}.${GROUP}, ` +
-          `the token in the Secret named by spec.tokenSecretRef, or spec.anonymous: true on the Reservation`,
-      );
-    }
+    if (token === undefined) throw credentialsRequired(namespace, name);
+    let principal: Principal | undefined;
     if (fields.tokenSecretRef) {
       const expected = await this.secretToken(namespace, fields.tokenSecretRef.name, fields.tokenSecretRef.key);
-      if (expected && constantTimeEquals(token, expected)) return { kind: 'secret-token' };
+      if (expected && constantTimeEquals(token, expected)) principal = { kind: 'secret-token' };
     }
-    return this.authorizeToken(token, { verb: 'checkin', namespace, name });
+    principal ??= await this.authorizeToken(token, { verb: 'checkin', namespace, name });
+    const hash = sha256(token).toString('base64');
+    if (this.vouched.get(hash) === undefined) this.vouched.set(hash, true, this.ttl);
+    return principal;
+  }
+
+  /**
+   * The answer for a check-in to a Reservation that does not exist: the same 401 as for an
+   * existing one without valid credentials (same body, nothing about the Reservation), so names
+   * cannot be probed. Only a token that RBAC would let check in there learns it is a 404; any
+   * other valid token gets the 403 it would get for an existing one. Always rejects.
+   */
+  async refuseUnknown(namespace: string, name: string, authorization: string | undefined): Promise<never> {
+    const token = bearerToken(authorization);
+    if (token === undefined) throw credentialsRequired(namespace, name);
+    await this.authorizeToken(token, { verb: 'checkin', namespace, name });
+    throw new HttpError(404, 'NotFound', `Reservation ${namespace}/${name} not found`);
   }
 
   /**
@@ -284,6 +313,7 @@ export class Authenticator {
     this.users.clear();
     this.access.clear();
     this.secrets.clear();
+    this.vouched.clear();
   }
 }
 

@@ -11,7 +11,8 @@
 //   GET  /reservation  lists them
 //
 // Unlike GoTel, errors are 4xx/5xx with a JSON body, never 200 with success:false, and a check-in
-// for an unknown reservation is a 404. Authentication: a Kubernetes bearer token allowed the
+// for an unknown reservation is a 404 (to a caller allowed to check in there; anyone else gets the
+// 401 or 403 an existing one would give). Authentication: a Kubernetes bearer token allowed the
 // matching RBAC verb on reservations.gotel.io in that namespace (create/update, checkin, patch,
 // list), or the Reservation's own check-in credentials for /checkin; anonymous only with
 // --gotel-api-anonymous.
@@ -260,10 +261,13 @@ export function createGotelApiRouter(ctx: CheckinContext, options: GotelApiOptio
       const f = await readFields(ctx, req);
       const t = target(ctx, options, f);
       const notes = str(f, 'notes', false, 1_000_000);
-      const reservation = await ctx.lookup.get(namespace, t.name).catch((err: unknown) => {
-        throw err instanceof HttpError && err.status === 404
-          ? new HttpError(404, 'NotFound', `no reservation for app "${t.app}" component "${t.component}" (Reservation ${namespace}/${t.name}); make one with POST /reservation`)
-          : err;
+      const reservation = await ctx.lookup.get(namespace, t.name).catch(async (err: unknown) => {
+        if (!(err instanceof HttpError && err.status === 404)) throw err;
+        // Without --gotel-api-anonymous, unknown names answer as known ones would without valid credentials.
+        if (!options.anonymous) await ctx.auth.refuseUnknown(namespace, t.name, req.headers.authorization).catch((refusal: unknown) => {
+          if (!(refusal instanceof HttpError && refusal.status === 404)) throw refusal;
+        });
+        throw new HttpError(404, 'NotFound', `no reservation for app "${t.app}" component "${t.component}" (Reservation ${namespace}/${t.name}); make one with POST /reservation`);
       });
       if (!options.anonymous) await ctx.auth.authorizeCheckin(reservation, req.headers.authorization);
       if (ctx.limiter) {

@@ -11,6 +11,9 @@ export interface RateLimitOptions {
 
 export const DEFAULT_RATE_LIMIT: RateLimitOptions = { perSecond: 100, burst: 1000 };
 
+/** Buckets kept at most (a few MB). */
+const MAX_KEYS = 100_000;
+
 export class RateLimiter {
   private readonly buckets = new Map<string, TokenBucket>();
   private readonly perSecond: number;
@@ -30,7 +33,12 @@ export class RateLimiter {
     const now = this.now();
     this.sweep(now);
     let b = this.buckets.get(key);
-    if (!b) this.buckets.set(key, (b = new TokenBucket(this.burst, now)));
+    if (!b) {
+      // Bounded memory whatever the number of keys (clients from many addresses): past the bound,
+      // the bucket made longest ago goes (its key starts full again, never blocked wrongly).
+      if (this.buckets.size >= MAX_KEYS) this.buckets.delete(this.buckets.keys().next().value as string);
+      this.buckets.set(key, (b = new TokenBucket(this.burst, now)));
+    }
     if (b.take(now, this.perSecond)) return 0;
     return Math.max(1, Math.ceil(b.waitMs(this.perSecond) / 1000));
   }

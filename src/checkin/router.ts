@@ -24,6 +24,7 @@ import { CheckinError, type CheckinInput } from '../core/index.ts';
 import type { KubeRest } from '../k8s/rest.ts';
 import type { StatusWriter } from '../k8s/status-writer.ts';
 import { Authenticator, type AuthOptions } from './auth.ts';
+import { createClientLimiter, type ClientLimitOptions } from './client-limits.ts';
 import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_MESSAGE_BYTES, parseCheckinBody, readBody } from './body.ts';
 import { HttpError, badRequest, fromKubeError, jsonErrorHandler, jsonNotFound, sendError } from './errors.ts';
 import { createGotelApiRouter, type GotelApiOptions } from './gotel-api.ts';
@@ -62,6 +63,8 @@ export interface CheckinRouterDeps {
   journal?: ShardJournal;
   /** Status writes per second for check-ins before they go through the journal (default 5). */
   statusWritesPerSecond?: number;
+  /** Per-client token bucket on check-in paths (client-limits.ts); off unless given (perSecond 0: off). */
+  clientLimits?: ClientLimitOptions;
   /** A store made by the caller (to flush it on stop); else one is made from the fields above. */
   store?: CheckinStore;
 }
@@ -192,8 +195,10 @@ async function handleCheckin(ctx: CheckinContext, req: Request, res: Response, r
   const body = parseCheckinBody(await readBody(req, ctx.maxBodyBytes), req.headers['content-type'], ctx.maxMessageBytes);
   const rid = queryRunId(req);
 
+  // An unknown Reservation answers as an existing one would without valid credentials (auth.ts).
   const reservation = await ctx.lookup.get(target.namespace, target.name).catch((err: unknown) => {
-    throw err instanceof HttpError && err.status === 404 ? new HttpError(404, 'NotFound', `Reservation ${key} not found`) : err;
+    if (err instanceof HttpError && err.status === 404) return ctx.auth.refuseUnknown(target.namespace, target.name, req.headers.authorization);
+    throw err;
   });
   await ctx.auth.authorizeCheckin(reservation, req.headers.authorization);
 
@@ -231,6 +236,7 @@ async function handleCheckin(ctx: CheckinContext, req: Request, res: Response, r
 export function createCheckinRouter(deps: CheckinRouterDeps): Router {
   const ctx = createCheckinContext(deps);
   const router = express.Router();
+  if (deps.clientLimits && deps.clientLimits.perSecond > 0) router.use(createClientLimiter(ctx, deps.clientLimits));
   router.use(createSnoozeRouter(ctx));
   if (deps.gotelApi?.enabled) router.use(createGotelApiRouter(ctx, deps.gotelApi));
   router.use((req, res, next) => {

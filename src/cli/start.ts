@@ -15,7 +15,7 @@ import { Informer } from '../k8s/informer.ts';
 import { KubeRest } from '../k8s/rest.ts';
 import { createLogger } from '../log.ts';
 import { createMetrics } from '../metrics.ts';
-import { toOperatorConfig } from '../operator/config.ts';
+import { booleanOption, ConfigError, operatorConfigFromEnv, toOperatorConfig } from '../operator/config.ts';
 import { clusterConfigured, loadKubeConfig } from '../operator/kubeconfig.ts';
 import { Operator } from '../operator/operator.ts';
 import { startPeerDemo, type PeerDemo } from '../dev/peer-demo.ts';
@@ -47,25 +47,12 @@ export async function runStart(): Promise<void> {
 }
 
 async function runOnCluster(): Promise<void> {
-  // The same GOTEL_* variables `gotel operator` reads.
-  const e = process.env;
-  const config = toOperatorConfig({
-    listen: e.GOTEL_LISTEN ?? '0.0.0.0:8080',
-    namespaces: e.GOTEL_NAMESPACES,
-    slackWebhookUrl: e.GOTEL_SLACK_WEBHOOK_URL,
-    identity: e.GOTEL_IDENTITY,
-    leaderElectionNamespace: e.GOTEL_LEADER_ELECTION_NAMESPACE,
-    clusterName: e.GOTEL_CLUSTER_NAME,
-    leaseDuration: e.GOTEL_LEASE_DURATION,
-    logLevel: e.GOTEL_LOG_LEVEL,
-    gotelApi: e.GOTEL_GOTEL_API === 'true',
-    gotelApiNamespace: e.GOTEL_GOTEL_API_NAMESPACE,
-    gotelApiAnonymous: e.GOTEL_GOTEL_API_ANONYMOUS === 'true',
-  });
-  const kc = loadKubeConfig(undefined);
+  // Every GOTEL_* variable `gotel operator` reads, read the same way (booleans: true/false/1/0).
+  const config = configOrExit(() => operatorConfigFromEnv());
+  const kc = loadKubeConfig(config.kubeconfig);
   say(`gotel: installing the Reservation CRD on ${kc.getCurrentCluster()?.server}`);
   await installCrds(kc.exportConfig(), CRDS_DIR);
-  const logger = createLogger();
+  const logger = createLogger({ level: config.logLevel });
   const operator = new Operator(config, kc, createMetrics(), logger);
   await operator.start();
   say(`gotel: operator running; check-ins, /healthz on ${operator.url}, /metrics on ${operator.metricsUrl}. Ctrl-C stops it.`);
@@ -73,7 +60,19 @@ async function runOnCluster(): Promise<void> {
   await operator.stop();
 }
 
+/** Bad configuration is one line and exit code 2, before anything starts (as for `gotel operator`). */
+function configOrExit<T>(read: () => T): T {
+  try {
+    return read();
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`gotel start: ${err.message}\n`);
+    process.exit(2);
+  }
+}
+
 async function runDemo(): Promise<void> {
+  const withPeer = configOrExit(() => booleanOption(undefined, 'demo-peer', process.env, true));
   const log = (line: string): void => void process.stderr.write(`${line}\n`);
   const cleanups: (() => Promise<void>)[] = [];
   let stopping: Promise<never> | undefined;
@@ -138,7 +137,7 @@ async function runDemo(): Promise<void> {
       ].join('\n'),
     );
     // Who monitors the monitors: a second control plane and GoTel, watching each other (src/dev/peer-demo.ts).
-    if (process.env.GOTEL_DEMO_PEER !== 'false') {
+    if (withPeer) {
       const peerDemo = startPeerDemo({ assets, localKubeconfig: plane.kubeconfig, localKc: kc, slackUrl: slack.url, say, log, stamp }).then(
         (demo) => (announcePeerDemo(demo), demo),
         (err: unknown) => void log(`gotel: the peer demo did not start: ${(err as Error).message}`),

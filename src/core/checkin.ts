@@ -4,11 +4,13 @@
 //
 // It records the check-in (lastCheckin, bounded `recent`, `checkins`), pairs starts with ends by
 // run id (overlapping runs allowed, `running` bounded), sets lastStartTime / lastSuccessTime /
-// lastFailureTime, drops a duplicate (the same run id and signal twice), and judges: expected runs
-// that fell due before it, the run's outcome (exit code 0 = success, any other = failure; faster
-// than minRuntime = TooFast), the consecutive counters, and the alert (outbox entries).
+// lastFailureTime, drops a duplicate (the same run id and signal twice within a day: dedup.ts),
+// and judges: expected runs that fell due before it, the run's outcome (exit code 0 = success, any
+// other = failure; faster than minRuntime = TooFast), the consecutive counters, and the alert
+// (outbox entries).
 import type { Checkin, OutboxEntry, Reservation, ReservationStatus, RunningRun, RunResult, Signal } from '../api/reservation.ts';
 import { LIMITS, SIGNALS } from '../api/reservation.ts';
+import { recordRun, seenRun } from './dedup.ts';
 import { formatDuration } from './duration.ts';
 import { ScheduleError } from './errors.ts';
 import { applyBad, countBad, countGood, evidence, judgeDue, slots, syncJudging, updateAlert, type Ctx } from './runs.ts';
@@ -91,8 +93,10 @@ function isCompletion(signal: Signal): boolean {
   return signal === 'success' || signal === 'fail';
 }
 
-function isDuplicate(st: ReservationStatus, ck: Checkin): boolean {
+function isDuplicate(st: ReservationStatus, ck: Checkin, nowMs: number): boolean {
   if (ck.runId === undefined || ck.signal === 'log') return false;
+  // The day's run keys first (dedup.ts); `recent` and `running` also hold runs recorded before them.
+  if (seenRun(st, ck, nowMs)) return true;
   if (ck.signal === 'start') {
     if ((st.running ?? []).some((r) => r.runId === ck.runId)) return true;
     return (st.recent ?? []).some((r) => r.runId === ck.runId && (r.signal === 'start' || isCompletion(r.signal)));
@@ -117,7 +121,7 @@ export function applyCheckinDetailed(res: Reservation, input: CheckinInput, now:
   const nowMs = now.getTime();
   const ck = normalizeCheckin(input, now);
   const prev = res.status ?? {};
-  if (isDuplicate(prev, ck)) return { status: prev, duplicate: true, entries: [], checkin: ck };
+  if (isDuplicate(prev, ck, nowMs)) return { status: prev, duplicate: true, entries: [], checkin: ck };
   const st: ReservationStatus = options.inPlace && res.status ? res.status : structuredClone(prev);
 
   let c: Compiled | undefined;
@@ -155,6 +159,7 @@ export function applyCheckinDetailed(res: Reservation, input: CheckinInput, now:
   const excerpt = ck.message !== undefined && ck.message.length > RECENT_MESSAGE_CHARS ? { ...ck, message: `${cutChars(ck.message, RECENT_MESSAGE_CHARS)}…` } : ck;
   const recent = [...(st.recent ?? []), excerpt];
   st.recent = recent.slice(Math.max(0, recent.length - LIMITS.recentCheckins));
+  recordRun(st, ck, nowMs);
 
   // 3. Runs.
   if (ck.signal === 'start') {

@@ -6,6 +6,7 @@ import { hostname } from 'node:os';
 import { DEFAULT_PAGERDUTY_EVENTS_URL, receiverSettings, type ReceiverSettings } from '../alerts/receiver-config.ts';
 import { parseDefaultReceiver } from '../alerts/receivers.ts';
 import { statusConfig, type StatusConfig } from '../status/config.ts';
+import { clientLimitConfig, DEFAULT_CLIENT_LIMIT, type ClientLimitOptions } from '../checkin/client-limits.ts';
 import { haConfig, type HaConfig } from '../ha/config.ts';
 
 export interface OperatorConfig {
@@ -33,6 +34,8 @@ export interface OperatorConfig {
   statusPage: StatusConfig;
   /** GoTel's original HTTP API (POST /reservation, /checkin, /snooze, /checkout). */
   gotelApi: GotelApiConfig;
+  /** Check-ins per client (src/checkin/client-limits.ts); perSecond 0: no limit. */
+  clientLimits: ClientLimitOptions;
 }
 
 export interface GotelApiConfig {
@@ -66,10 +69,10 @@ function flag(flags: string, description: string, name: string): Option {
 }
 
 /** A flag's value, or its environment twin's: true/false/1/0, anything else a ConfigError. */
-export function booleanOption(value: unknown, name: string, fileEnv: NodeJS.ProcessEnv): boolean {
+export function booleanOption(value: unknown, name: string, fileEnv: NodeJS.ProcessEnv, fallback = false): boolean {
   if (value === true) return true;
   const text = fileEnv[env(name)];
-  if (text === undefined || text === '') return false;
+  if (text === undefined || text === '') return fallback;
   const t = text.trim().toLowerCase();
   if (t === 'true' || t === '1') return true;
   if (t === 'false' || t === '0') return false;
@@ -93,6 +96,8 @@ export function operatorOptions(command: Command): Command {
     .addOption(
       opt('--checkin-status-writes <per-second>', 'status writes per second for check-ins; check-ins beyond them are acknowledged from the check-in journal and folded in moments later', 'checkin-status-writes').default('5'),
     )
+    .addOption(opt('--client-checkin-rate <per-second>', 'check-ins per second one client (its token, else its address) may send before it gets 429; 0: no limit', 'client-checkin-rate').default(String(DEFAULT_CLIENT_LIMIT.perSecond)))
+    .addOption(opt('--client-checkin-burst <count>', 'check-ins one client may send at once above --client-checkin-rate', 'client-checkin-burst').default(String(DEFAULT_CLIENT_LIMIT.burst)))
     .addOption(flag('--gotel-api', 'serve GoTel\'s own API: POST /reservation, /checkin, /snooze, /checkout; GET /reservation', 'gotel-api'))
     .addOption(opt('--gotel-api-namespace <ns>', 'namespace of the Reservations GoTel\'s API manages', 'gotel-api-namespace').default('default'))
     .addOption(flag('--gotel-api-anonymous', 'let GoTel\'s API take requests without credentials', 'gotel-api-anonymous'))
@@ -106,6 +111,20 @@ export function operatorOptions(command: Command): Command {
     // The peer watch's dead man's switch (read by src/ha/config.ts).
     .addOption(opt('--heartbeat-url <url>', 'dead man\'s switch: while leading, GET this URL every --heartbeat-interval (e.g. a Healthchecks ping URL)', 'heartbeat-url'))
     .addOption(opt('--heartbeat-interval <duration>', 'how often to ping --heartbeat-url', 'heartbeat-interval').default('1m'));
+}
+
+/**
+ * What `gotel operator` with no arguments would run with: each option's GOTEL_* twin from `fileEnv`,
+ * else its default; booleans by booleanOption. `gotel start` on a cluster reads its settings so, the
+ * same variables read the same way.
+ */
+export function operatorConfigFromEnv(fileEnv: NodeJS.ProcessEnv = process.env): OperatorConfig {
+  const opts: Record<string, unknown> = {};
+  for (const option of operatorOptions(new Command()).options) {
+    const value = option.envVar !== undefined ? fileEnv[option.envVar] : undefined;
+    opts[option.attributeName()] = value ?? option.defaultValue;
+  }
+  return toOperatorConfig(opts, fileEnv);
 }
 
 function seconds(text: string, flag: string): number {
@@ -197,6 +216,7 @@ export function toOperatorConfig(opts: Record<string, unknown>, fileEnv: NodeJS.
     receivers,
     metricsListen: metricsListenOf(opts.metricsListen, listenAt),
     statusPage: statusConfig(opts),
+    clientLimits: clientLimitConfig(opts),
     heartbeat: haConfig(opts),
     gotelApi: {
       enabled: booleanOption(opts.gotelApi, 'gotel-api', fileEnv),

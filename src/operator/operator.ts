@@ -195,6 +195,7 @@ export class Operator {
       store: this.store,
       reservations: { get: (namespace, name) => this.reservations.get(`${namespace}/${name}`) },
       gotelApi: this.config.gotelApi,
+      clientLimits: this.config.clientLimits,
     });
   }
 

@@ -79,6 +79,30 @@ describe('check-in authentication', () => {
     expect((await getReservation(admin, ns, 'external')).status?.checkins).toBe(2);
   });
 
+  it('answers an unknown Reservation exactly as an existing one without valid credentials: no name leaks', async () => {
+    // "missing" has as many letters as "secured": the answers may differ in the name they echo, nothing else.
+    const answer = async (name: string, authorization?: string): Promise<string> => {
+      const res = await fetch(`${server.url}/checkin/${ns}/${name}`, { method: 'POST', headers: authorization === undefined ? {} : { Authorization: authorization } });
+      const headers = ['content-type', 'content-length', 'www-authenticate', 'retry-after'].map((h) => `${h}: ${res.headers.get(h)}`);
+      return [res.status, ...headers, (await res.text()).replaceAll(name, '<name>')].join('\n');
+    };
+    const forged = tokens.allowed!.split('.').slice(0, 2).join('.') + '.AAAA';
+    for (const authorization of [undefined, 'Bearer not-a-real-token', `Bearer ${forged}`, 'Basic dXNlcjpwYXNz', 'Bearer s3cret-token-for-ext']) {
+      const existing = await answer('secured', authorization);
+      expect(existing, String(authorization)).toMatch(/^401\n/);
+      expect(await answer('missing', authorization), String(authorization)).toBe(existing);
+    }
+    // A valid token RBAC does not let check in there: the 403 an existing Reservation gives.
+    const denied = await answer('secured', `Bearer ${tokens.nobody}`);
+    expect(denied).toMatch(/^403\n/);
+    expect(await answer('missing', `Bearer ${tokens.nobody}`)).toBe(denied);
+    expect((await checkin('missing', tokens.allowed)).status).toBe(403); // allowed on "secured" only
+    // Only a caller allowed to check in there learns that it does not exist.
+    const notFound = await checkin('missing', tokens['namespace-wide']);
+    expect(notFound.status).toBe(404);
+    expect(notFound.body.error).toEqual({ reason: 'NotFound', message: `Reservation ${ns}/missing not found` });
+  });
+
   it('accepts anything for a Reservation that opted into anonymous check-ins', async () => {
     expect((await checkin('open')).status).toBe(200);
     expect((await getReservation(admin, ns, 'open')).status?.checkins).toBe(1);

@@ -134,5 +134,12 @@ describe("GoTel's API", () => {
     expect((await curl(README.checkin.replace('"requests"', '"secured"'), secured.url, auth)).status).toBe(200);
     expect((await curl(README.checkin.replace('"requests"', '"secured"'), secured.url)).status).toBe(401);
     expect((await curl(README.list, secured.url, auth)).status).toBe(200);
+    // Unknown and existing answer alike without valid credentials; a caller allowed to check in learns it is unknown.
+    const unknown = README.checkin.replace('"requests"', '"missing"');
+    const existing = await curl(README.checkin.replace('"requests"', '"secured"'), secured.url, "-H 'Authorization: Bearer wrong'");
+    const missing = await curl(unknown, secured.url, "-H 'Authorization: Bearer wrong'");
+    expect(missing.status).toBe(401);
+    expect(JSON.stringify(missing.body).replaceAll('missing', '<name>')).toBe(JSON.stringify(existing.body).replaceAll('secured', '<name>'));
+    expect((await curl(unknown, secured.url, auth)).status).toBe(404);
   });
 });

@@ -103,10 +103,10 @@ describe('HTTP check-ins', () => {
     expect((await getReservation(admin, ns, 'hot')).status?.checkins).toBe(501);
   });
 
-  it('answers 404 for an unknown Reservation and 405 for other methods, as JSON', async () => {
+  it('answers 401 for an unknown Reservation without credentials (as for a secured one) and 405 for other methods, as JSON', async () => {
     const missing = await call(`/checkin/${ns}/nope`, { method: 'POST' });
-    expect(missing.status).toBe(404);
-    expect(missing.body.error).toMatchObject({ reason: 'NotFound' });
+    expect(missing.status).toBe(401);
+    expect(missing.body.error).toMatchObject({ reason: 'Unauthorized' });
     expect(missing.body.error?.message).toContain(`${ns}/nope`);
     const put = await call(`/checkin/${ns}/basic`, { method: 'PUT' });
     expect(put.status).toBe(405);

@@ -81,7 +81,7 @@ describe('the operator ServiceAccount the chart creates', () => {
     }
   });
 
-  it('with watchNamespaces (ci/full-values.yaml): only in those namespaces, and GoTel API writes only in its own', async () => {
+  it('with watchNamespaces (ci/full-values.yaml): Roles in those namespaces only, and GoTel API writes only in its own', async () => {
     const ns = await freshNamespace('rbac-full');
     const other = await freshNamespace('rbac-other');
     await tools.adoptCrds('gotel', ns);
@@ -91,6 +91,10 @@ describe('the operator ServiceAccount the chart creates', () => {
       const allowed: Check[] = [
         ['list', 'reservations.gotel.io', 'gotel-ci-a'],
         ['watch', 'reservations.gotel.io', 'gotel-ci-b'],
+        ['get', 'reservations.gotel.io', 'gotel-ci-b'],
+        ['patch', 'reservations.gotel.io/status', 'gotel-ci-b'],
+        ['watch', 'jobs.batch', 'gotel-ci-a'],
+        ['get', 'secrets', 'gotel-ci-a'], // a Secret a Reservation there names
         ['get', 'secrets', 'gotel-ci-b'],
         ['create', 'reservations.gotel.io', 'gotel-ci-a'], // GoTel's API (gotelApi.namespace)
         ['patch', 'reservations.gotel.io', 'gotel-ci-a'],
@@ -100,7 +104,12 @@ describe('the operator ServiceAccount the chart creates', () => {
       const refused: Check[] = [
         ['list', 'reservations.gotel.io', '*'],
         ['list', 'reservations.gotel.io', other],
+        ['get', 'reservations.gotel.io', other],
+        ['patch', 'reservations.gotel.io/status', other],
+        ['get', 'secrets', '*'],
         ['get', 'secrets', other],
+        ['watch', 'jobs.batch', '*'],
+        ['create', 'events', other],
         ['list', 'secrets', '*'],
         ['list', 'secrets', 'gotel-ci-a'],
         ['create', 'reservations.gotel.io', 'gotel-ci-b'],
@@ -109,6 +118,18 @@ describe('the operator ServiceAccount the chart creates', () => {
       ];
       expect(await answers(sa, allowed)).toEqual(expected(allowed, 'yes'));
       expect(await answers(sa, refused)).toEqual(expected(refused, 'no'));
+      // Namespaced Roles, not a ClusterRole bound per namespace: nothing of the operator's own is cluster-scoped but the reviews.
+      const clusterRoles = JSON.parse(await tools.ok(tools.kubectl(['get', 'clusterroles,clusterrolebindings', '-l', 'app.kubernetes.io/instance=gotel', '-o', 'json']))) as { items: { kind: string; metadata: { name: string } }[] };
+      expect(clusterRoles.items.map((i) => `${i.kind}/${i.metadata.name}`).filter((n) => n.includes('gotel-full')).sort()).toEqual([
+        'ClusterRole/gotel-full-edit',
+        'ClusterRole/gotel-full-reviews',
+        'ClusterRole/gotel-full-view',
+        'ClusterRoleBinding/gotel-full-reviews',
+      ]);
+      for (const watched of ['gotel-ci-a', 'gotel-ci-b']) {
+        const role = JSON.parse(await tools.ok(tools.kubectl(['-n', watched, 'get', 'role', 'gotel-full-watch', '-o', 'json']))) as { rules: { resources: string[]; verbs: string[] }[] };
+        expect(role.rules.find((r) => r.resources.includes('secrets'))?.verbs).toEqual(['get']);
+      }
       // rbac.extraSubjects (a peer's identity for takeover) gets the same rights.
       expect(await tools.can('system:serviceaccount:gotel-ci-a:gotel-peer', 'patch', 'reservations.gotel.io/status', 'gotel-ci-b')).toBe(true);
     } finally {

@@ -125,7 +125,7 @@ describe('helm install and upgrade with the default values', () => {
       const c = pod.containers[0]!;
       expect(pod.serviceAccountName).toBe('gotel');
       expect(c.args).toEqual(['operator']);
-      expect(envOf(c)).toMatchObject({ GOTEL_LISTEN: '0.0.0.0:8080', GOTEL_METRICS_LISTEN: '0.0.0.0:9090' });
+      expect(envOf(c)).toMatchObject({ GOTEL_LISTEN: '0.0.0.0:8080', GOTEL_METRICS_LISTEN: '0.0.0.0:9090', GOTEL_CLIENT_CHECKIN_RATE: '200', GOTEL_CLIENT_CHECKIN_BURST: '1000' });
       expect(c.ports).toEqual(expect.arrayContaining([{ name: 'http', containerPort: 8080, protocol: 'TCP' }, { name: 'metrics', containerPort: 9090, protocol: 'TCP' }]));
       expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: 'RuntimeDefault' } });
       expect(c.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
@@ -180,6 +180,8 @@ describe('helm install and upgrade with every feature (ci/full-values.yaml)', ()
         GOTEL_HEARTBEAT_URL: 'https://hc-ping.example.com/0000-1111',
         GOTEL_GOTEL_API: 'true',
         GOTEL_GOTEL_API_NAMESPACE: 'gotel-ci-a',
+        GOTEL_CLIENT_CHECKIN_RATE: '50',
+        GOTEL_CLIENT_CHECKIN_BURST: '500',
         GOTEL_CLUSTER_NAME: 'eu-west',
         GOTEL_SLACK_WEBHOOK_URL: `${ns}/gotel-slack#url`,
         GOTEL_EXAMPLE: '1',

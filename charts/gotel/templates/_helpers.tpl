@@ -45,3 +45,25 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "gotel.peerSecretName" -}}
 {{- printf "%s-peer-%s" (include "gotel.fullname" .root) .peer.name | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
+
+{{/* The operator's rights in each namespace it watches (rbac.yaml: a ClusterRole or a Role per namespace). */}}
+{{- define "gotel.watchRules" -}}
+- apiGroups: [gotel.io]
+  resources: [reservations]
+  verbs: [get, list, watch]
+- apiGroups: [gotel.io]
+  resources: [reservations/status]
+  verbs: [get, update, patch]
+- apiGroups: [batch]
+  resources: [cronjobs, jobs]
+  verbs: [get, list, watch]
+- apiGroups: [""]
+  resources: [events]
+  verbs: [create, patch]
+{{- if .Values.rbac.reservationSecrets }}
+# The Secrets Reservations name: receivers' urlSecretRef / routingKeySecretRef, spec.tokenSecretRef.
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [get]
+{{- end }}
+{{- end -}}
