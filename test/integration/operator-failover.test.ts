@@ -2,20 +2,18 @@
 // alert recorded in status but not yet delivered is delivered exactly once after a restart, two
 // replicas never both send, a standby takes over what a killed leader left due, and check-ins
 // acknowledged from a killed replica's journal are all counted, once.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startSlackReceiver, type SlackReceiver } from '../../src/dev/slack-receiver.ts';
 import { JOURNAL_LABEL, configMapPath } from '../../src/checkin/journal.ts';
 import { leasePath, type Lease } from '../../src/k8s/leader-election.ts';
+import { freePort, killed, leaseHolder as holderOf, spawnOperator } from './operator-processes.ts';
 import { eventually, freshNamespace } from './helpers.ts';
 import { createReservation, getReservation, rest } from './operator-harness.ts';
 
-const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 let dir: string;
 let kubeconfigPath: string;
 const children: ChildProcess[] = [];
@@ -35,48 +33,12 @@ afterAll(async () => {
 });
 
 function operatorProcess(namespace: string, identity: string, slackUrl: string, extraArgs: string[] = []): ChildProcess {
-  const child = spawn(
-    process.execPath,
-    [
-      MAIN,
-      'operator',
-      `--kubeconfig=${kubeconfigPath}`,
-      `--namespaces=${namespace}`,
-      '--listen=127.0.0.1:0',
-      '--metrics-listen=127.0.0.1:0',
-      `--slack-webhook-url=${slackUrl}`,
-      `--identity=${identity}`,
-      `--leader-election-namespace=${namespace}`,
-      '--lease-duration=2s',
-      '--log-level=warn',
-      ...extraArgs,
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, KUBECONFIG: '' } },
-  );
+  const child = spawnOperator({ kubeconfigPath, namespace, identity, slackUrl, args: extraArgs });
   children.push(child);
   return child;
 }
 
-async function leaseHolder(namespace: string): Promise<string | undefined> {
-  const lease = await rest.request<Lease>({ method: 'GET', path: leasePath(namespace, 'gotel-leader') }).catch(() => undefined);
-  return lease?.spec.holderIdentity || undefined;
-}
-
-function killed(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill('SIGKILL');
-  });
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+const leaseHolder = (namespace: string): Promise<string | undefined> => holderOf(rest, namespace);
 
 /** Journal batches in the namespace, and the replicas whose journal Leases are there. */
 async function journalObjects(namespace: string): Promise<{ batches: number; leaseHolders: string[] }> {
