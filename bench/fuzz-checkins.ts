@@ -263,20 +263,33 @@ function parseRaw(text: string): Answer {
   return { status: Number(m[1]), contentType: ct, body: next > 0 ? body.slice(0, next) : body };
 }
 
+/**
+ * Writes `payload` on a connection of its own (never half-closed: Node drops the answer to a
+ * client that sent FIN before it) and takes what comes back until the server closes or goes
+ * quiet for 300 ms after answering (a keep-alive connection), at most 10 s.
+ */
 function sendRaw(payload: string | Buffer, slow = false): Promise<Answer> {
   return new Promise((resolve) => {
     let out = '';
+    let quiet: NodeJS.Timeout | undefined;
     const sock = connect(PORT, '127.0.0.1', () => {
-      if (!slow) return void sock.end(payload);
+      if (!slow) return void sock.write(payload);
       // Headers, then a body of 100 bytes one byte every 300 ms, abandoned after 3 s.
       sock.write(`POST ${String(payload)} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n`);
       const drip = setInterval(() => sock.write('a'), 300);
       setTimeout(() => (clearInterval(drip), sock.destroy()), 3_000);
     });
     sock.setTimeout(10_000, () => sock.destroy());
-    sock.on('data', (c: Buffer) => (out += c.toString('latin1')));
+    sock.on('data', (c: Buffer) => {
+      out += c.toString('latin1');
+      clearTimeout(quiet);
+      quiet = setTimeout(() => sock.destroy(), 300);
+    });
     sock.on('error', () => {});
-    sock.on('close', () => resolve(slow && !out ? { status: 1, contentType: '', body: '' } : parseRaw(out)));
+    sock.on('close', () => {
+      clearTimeout(quiet);
+      resolve(slow && !out ? { status: 1, contentType: '', body: '' } : parseRaw(out));
+    });
   });
 }
 

@@ -2,6 +2,7 @@
 // `{ "error": { "reason", "message" } }` with the right status code (and Retry-After for 429/503).
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import { KubeApiError } from '../k8s/rest.ts';
+import { clip } from '../core/text.ts';
 
 export class HttpError extends Error {
   readonly status: number;
@@ -75,9 +76,15 @@ export const jsonErrorHandler: ErrorRequestHandler = (err: unknown, _req, res, _
 
 /**
  * Answers requests that are not even valid HTTP (Node's parser refuses them before express sees
- * them) with a JSON 400 too, instead of Node's bare one. Call on the http.Server that serves check-ins.
+ * them) with a JSON 400 too, instead of Node's bare one, and an `Expect` other than
+ * `100-continue` (which Node answers by itself with an empty 417) with a JSON 417. Call on the
+ * http.Server that serves check-ins.
  */
 export function answerClientErrorsAsJson(server: import('node:http').Server): void {
+  server.on('checkExpectation', (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => {
+    const body = JSON.stringify({ error: { reason: 'ExpectationFailed', message: `unsupported Expect header: ${clip(String(req.headers.expect), 100)}` } });
+    res.writeHead(417, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body), Connection: 'close' }).end(body);
+  });
   server.on('clientError', (err: NodeJS.ErrnoException, socket: import('node:stream').Duplex) => {
     if (err.code === 'ECONNRESET' || !socket.writable) {
       socket.destroy();

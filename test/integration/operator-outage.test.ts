@@ -115,7 +115,7 @@ describe('the control plane failing under a running operator', () => {
         const name = names[seq % names.length]!;
         const rid = `load-${seq++}`;
         sent.set(name, sent.get(name)! + 1);
-        const status = await postCheckin(base, NS, name, rid, 15_000);
+        const status = await postCheckin(base, NS, name, rid, 40_000);
         statuses.set(status, (statuses.get(status) ?? 0) + 1);
         if (status >= 200 && status < 300) acked.set(name, acked.get(name)! + 1);
         else await new Promise((r) => setTimeout(r, 100)); // a refused client backs off a little
@@ -137,8 +137,8 @@ describe('the control plane failing under a running operator', () => {
     await Promise.all(workers);
     process.stderr.write(`[outage] etcd kill under load: answers by status ${JSON.stringify(Object.fromEntries(statuses))}\n`);
 
-    // Nothing but stored check-ins (2xx) and 503 "retry later" (0: the 15 s client timeout).
-    expect([...statuses.keys()].filter((s) => s !== 0 && s !== 503 && (s < 200 || s >= 300))).toEqual([]);
+    // Nothing but stored check-ins (2xx) and 503 "retry later": each one answered within 40 s.
+    expect([...statuses.keys()].filter((s) => s !== 503 && (s < 200 || s >= 300))).toEqual([]);
     expect([...acked.values()].reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
     // Every acknowledged check-in counted; none counted twice (each run id was sent once, so at
     // most every one sent — those answered 503 after etcd had stored them may count too).
