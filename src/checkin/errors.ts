@@ -2,6 +2,7 @@
 // `{ "error": { "reason", "message" } }` with the right status code (and Retry-After for 429/503).
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import { KubeApiError } from '../k8s/rest.ts';
+import { clip } from '../core/text.ts';
 
 export class HttpError extends Error {
   readonly status: number;
@@ -73,19 +74,43 @@ export const jsonErrorHandler: ErrorRequestHandler = (err: unknown, _req, res, _
   sendError(res, new HttpError(500, 'InternalError', 'internal error'));
 };
 
+/** A whole HTTP/1.1 answer with a JSON error, for the socket-level handlers below. */
+function rawJsonAnswer(status: string, reason: string, message: string): string {
+  const body = JSON.stringify({ error: { reason, message } });
+  return `HTTP/1.1 ${status}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
+}
+
+/** How Node's own refusals (before express sees the request) are answered. */
+const CLIENT_ERRORS: Record<string, [status: string, reason: string]> = {
+  HPE_HEADER_OVERFLOW: ['431 Request Header Fields Too Large', 'HeadersTooLarge'],
+  ERR_HTTP_REQUEST_TIMEOUT: ['408 Request Timeout', 'RequestTimeout'],
+};
+
 /**
- * Answers requests that are not even valid HTTP (Node's parser refuses them before express sees
- * them) with a JSON 400 too, instead of Node's bare one. Call on the http.Server that serves check-ins.
+ * Node answers some requests by itself, with an empty or plain body, before express sees them:
+ * these get a JSON error naming the problem instead. Requests that are not valid HTTP: a 400
+ * (431 for oversized headers, 408 when too slow), unless an answer is being written on that
+ * connection (the rest of a refused request's body is what failed to parse): then it is closed,
+ * as Node's own handler does. An `Expect` other than `100-continue`: a 417. `CONNECT` (no proxy here): a 405.
+ * Call on the http.Server that serves check-ins.
  */
 export function answerClientErrorsAsJson(server: import('node:http').Server): void {
+  server.on('checkExpectation', (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => {
+    const body = JSON.stringify({ error: { reason: 'ExpectationFailed', message: `unsupported Expect header: ${clip(String(req.headers.expect), 100)}` } });
+    res.writeHead(417, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body), Connection: 'close' }).end(body);
+  });
+  server.on('connect', (_req: import('node:http').IncomingMessage, socket: import('node:stream').Duplex) => {
+    socket.on('error', () => socket.destroy());
+    socket.end(rawJsonAnswer('405 Method Not Allowed', 'MethodNotAllowed', 'CONNECT is not supported'));
+  });
   server.on('clientError', (err: NodeJS.ErrnoException, socket: import('node:stream').Duplex) => {
-    if (err.code === 'ECONNRESET' || !socket.writable) {
+    // Node's own rule (_http_server.js socketOnError): no error answer into a response under way.
+    const inFlight = (socket as { _httpMessage?: { headersSent?: boolean } | null })._httpMessage;
+    if (err.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) {
       socket.destroy();
       return;
     }
-    const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
-    const status = tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request';
-    const body = JSON.stringify({ error: { reason: tooLarge ? 'HeadersTooLarge' : 'MalformedRequest', message: `not a valid HTTP request (${err.code ?? 'parse error'})` } });
-    socket.end(`HTTP/1.1 ${status}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    const [status, reason] = CLIENT_ERRORS[err.code ?? ''] ?? ['400 Bad Request', 'MalformedRequest'];
+    socket.end(rawJsonAnswer(status, reason, `not a valid HTTP request (${err.code ?? 'parse error'})`));
   });
 }

@@ -39,11 +39,20 @@ export interface ControlPlane {
   kubeconfig: string;
   dir: string;
   pki: ControlPlanePki;
-  /** Process ids of etcd and kube-apiserver. */
+  /** Process ids of etcd and kube-apiserver (the current ones, after a restart). */
   pids: number[];
   /** Stops the apiserver, then etcd (SIGTERM, wait, SIGKILL), and removes the temp directory. */
   stop(): Promise<void>;
+  /**
+   * Fault injection for tests and benches: stops one daemon (SIGTERM and wait, or SIGKILL); its
+   * ports, flags and data stay for `restart`. Stop the apiserver before etcd, as `stop` does.
+   */
+  halt(which: DaemonName, signal?: 'SIGTERM' | 'SIGKILL'): Promise<void>;
+  /** Starts a halted daemon again as it was; resolves once it is healthy (etcd) or ready (apiserver). */
+  restart(which: DaemonName): Promise<void>;
 }
+
+export type DaemonName = 'etcd' | 'kube-apiserver';
 
 export const DEFAULT_CRDS_DIR = fileURLToPath(new URL('../../crds/', import.meta.url));
 
@@ -57,6 +66,19 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   const dir = await mkdtemp(join(tmpdir(), `gotel-${name}-`));
   const guardian = startGuardian(dir);
   const daemons: Daemon[] = [];
+  /** How each daemon was started and how its readiness is checked, for restart(). */
+  const specs = new Map<DaemonName, { binary: string; args: string[]; ready: () => Promise<boolean>; what: string; timeoutMs: number }>();
+  const launch = async (which: DaemonName): Promise<Daemon> => {
+    const spec = specs.get(which)!;
+    const daemon = startDaemon(which, spec.binary, spec.args);
+    const at = daemons.findIndex((d) => d.label === which);
+    if (at >= 0) daemons[at] = daemon;
+    else daemons.push(daemon);
+    guardian.watch(daemon.pid);
+    await waitFor(spec.what, spec.ready, daemon, spec.timeoutMs);
+    return daemon;
+  };
+  const daemon = (which: DaemonName): Daemon => daemons.find((d) => d.label === which)!;
 
   const stop = async (): Promise<void> => {
     // The apiserver first: etcd going away under it makes it log errors and stall its exit.
@@ -85,7 +107,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     const [etcdClientPort, etcdPeerPort, apiPort] = await freePorts(3);
     const etcdUrl = `http://127.0.0.1:${etcdClientPort}`;
     progress(`${name}: starting etcd on ${etcdUrl}`);
-    const etcd = startDaemon('etcd', assets.etcd, [
+    const etcdArgs = [
       `--name=gotel-${name}`,
       `--data-dir=${join(dir, 'etcd')}`,
       `--listen-client-urls=${etcdUrl}`,
@@ -95,14 +117,14 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       `--initial-cluster=gotel-${name}=http://127.0.0.1:${etcdPeerPort}`,
       '--unsafe-no-fsync', // tests and demos only: durability across a machine crash is not needed
       '--log-level=warn',
-    ]);
-    daemons.push(etcd);
-    guardian.watch(etcd.pid);
-    await waitFor(`${name}: etcd /health`, () => probe(`${etcdUrl}/health`), etcd, 30_000);
+    ];
+    specs.set('etcd', { binary: assets.etcd, args: etcdArgs, ready: () => probe(`${etcdUrl}/health`), what: `${name}: etcd /health`, timeoutMs: 30_000 });
+    await launch('etcd');
 
     const server = `https://127.0.0.1:${apiPort}`;
     progress(`${name}: starting kube-apiserver on ${server}`);
-    const apiserver = startDaemon('kube-apiserver', assets['kube-apiserver'], [
+    const tls = { ca: pki.ca.cert, cert: pki.admin.cert, key: pki.admin.key };
+    const apiserverArgs = [
       `--etcd-servers=${etcdUrl}`,
       `--bind-address=127.0.0.1`,
       `--advertise-address=127.0.0.1`,
@@ -122,12 +144,10 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       '--allow-privileged=true',
       '--v=0',
       ...(options.apiserverFlags ?? []),
-    ]);
-    daemons.push(apiserver);
-    guardian.watch(apiserver.pid);
-
-    const tls = { ca: pki.ca.cert, cert: pki.admin.cert, key: pki.admin.key };
-    await waitFor(`${name}: kube-apiserver /readyz`, () => probe(`${server}/readyz`, tls), apiserver, 90_000);
+    ];
+    const readyz = (): Promise<boolean> => probe(`${server}/readyz`, tls);
+    specs.set('kube-apiserver', { binary: assets['kube-apiserver'], args: apiserverArgs, ready: readyz, what: `${name}: kube-apiserver /readyz`, timeoutMs: 90_000 });
+    await launch('kube-apiserver');
     progress(`${name}: kube-apiserver ready`);
 
     const kubeconfig = kubeconfigYaml({ name: `gotel-${name}`, server, ca: pki.ca.cert, cert: pki.admin.cert, key: pki.admin.key });
@@ -139,7 +159,23 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       const names = await installCrds(kubeconfig, crdsDir);
       progress(`${name}: installed ${names.join(', ')}`);
     }
-    return { name, server, kubeconfigPath, kubeconfig, dir, pki, pids: daemons.map((d) => d.pid), stop };
+    return {
+      name,
+      server,
+      kubeconfigPath,
+      kubeconfig,
+      dir,
+      pki,
+      get pids() {
+        return daemons.map((d) => d.pid);
+      },
+      stop,
+      halt: (which, signal = 'SIGTERM') => daemon(which).stop(signal),
+      restart: async (which) => {
+        if (daemon(which).running) throw new Error(`${which} is running`);
+        await launch(which);
+      },
+    };
   } catch (err) {
     await stop();
     throw err;
@@ -149,14 +185,16 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
 // ---- daemons ----------------------------------------------------------------------------------
 
 interface Daemon {
+  label: DaemonName;
   pid: number;
+  readonly running: boolean;
   process: ChildProcess;
   /** The last lines it printed, for error messages. */
   output(): string;
-  stop(): Promise<void>;
+  stop(signal?: 'SIGTERM' | 'SIGKILL'): Promise<void>;
 }
 
-function startDaemon(label: string, binary: string, args: string[]): Daemon {
+function startDaemon(label: DaemonName, binary: string, args: string[]): Daemon {
   // Own process group: Ctrl-C in a terminal reaches the whole foreground group, and the daemons
   // must stop in order (apiserver, then etcd) when we stop them, not all at once by themselves.
   const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
@@ -172,12 +210,16 @@ function startDaemon(label: string, binary: string, args: string[]): Daemon {
   if (child.pid === undefined) throw new Error(`could not start ${label} (${binary})${spawnError ? `: ${spawnError.message}` : ''}`);
   const exited = once(child, 'exit').then(() => undefined);
   return {
+    label,
     pid: child.pid,
     process: child,
+    get running() {
+      return child.exitCode === null && child.signalCode === null;
+    },
     output: () => tail.join('\n'),
-    async stop() {
+    async stop(signal = 'SIGTERM') {
       if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
+      child.kill(signal);
       const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
       await exited;
       clearTimeout(timer);

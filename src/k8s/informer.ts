@@ -3,7 +3,8 @@
 // even when the first list failed). This one:
 // - lists, then watches from the list's resourceVersion with bookmarks;
 // - re-lists on 410 Gone, re-watches when the server ends a watch, restarts with backoff on any
-//   other error, and replaces a watch that has gone quiet (no event, no bookmark) for too long;
+//   other error (cut short once the apiserver is back, see retryPlan), and replaces a watch that
+//   has gone quiet (no event, no bookmark) for too long;
 // - reports `synced` only after a successful list, so /readyz can reflect it;
 // - calls `onChange(key)` for every object that appeared, changed or vanished: callbacks only
 //   enqueue, never do work (they are not awaited).
@@ -11,6 +12,9 @@ import type { Logger } from 'pino';
 import { silentLogger } from '../log.ts';
 import type { KubeRest } from './rest.ts';
 import { KubeApiError } from './rest.ts';
+import { apiserverProbe } from './apiserver-probe.ts';
+import { backoffDelay, type BackoffOptions } from '../util/backoff.ts';
+import { systemClock, type Clock } from '../util/clock.ts';
 
 export interface KubeObject {
   metadata: { name?: string; namespace?: string; resourceVersion?: string; uid?: string };
@@ -36,6 +40,7 @@ export interface InformerOptions {
   /** Asked of the server per watch; it ends the watch after about this long. */
   watchTimeoutSeconds?: number;
   maxBackoffMs?: number;
+  clock?: Clock;
 }
 
 export function keyOf(obj: KubeObject): string {
@@ -58,7 +63,7 @@ export class Informer<T extends KubeObject> {
 
   constructor(rest: KubeRest, options: InformerOptions) {
     this.rest = rest;
-    this.options = { idleMs: 5 * 60_000, watchTimeoutSeconds: 240, maxBackoffMs: 30_000, logger: silentLogger, ...options };
+    this.options = { idleMs: 5 * 60_000, watchTimeoutSeconds: 240, maxBackoffMs: 30_000, clock: systemClock, logger: silentLogger, ...options };
   }
 
   /** Listed at least once and not cut off from the apiserver since the last error. */
@@ -104,20 +109,20 @@ export class Informer<T extends KubeObject> {
   }
 
   private async run(): Promise<void> {
-    let backoff = 250;
+    let failures = 0;
     let resourceVersion: string | undefined;
     while (this.running) {
-      const watchStarted = Date.now();
+      const watchStarted = this.now();
       try {
-        if (!resourceVersion) resourceVersion = await this.relist();
+        if (!resourceVersion) {
+          resourceVersion = await this.relist();
+          failures = 0; // the apiserver answered: whatever failed before is over
+        }
         resourceVersion = await this.watchFrom(resourceVersion);
         // Only a watch that lasted proves the connection healthy again; one that ends at once
-        // (a watch refused while lists work) must not spin through re-lists.
-        if (Date.now() - watchStarted > 10_000) backoff = 250;
-        else {
-          await this.sleep(backoff);
-          backoff = Math.min(backoff * 2, this.options.maxBackoffMs);
-        }
+        // (a watch refused while lists work) must not spin through re-watches.
+        if (this.now() - watchStarted > 10_000) failures = 0;
+        else await this.sleep(backoffDelay(++failures, this.backoff));
       } catch (err) {
         if (!this.running) break;
         if (err instanceof KubeApiError && err.code === 410) {
@@ -127,12 +132,20 @@ export class Informer<T extends KubeObject> {
         }
         this.connected = false;
         this.restarts++;
-        this.options.logger.warn({ path: this.options.path, err: (err as Error).message, backoffMs: backoff }, 'informer restarting');
+        const plan = retryPlan(err, ++failures, this.backoff);
+        this.options.logger.warn({ path: this.options.path, err: (err as Error).message, backoffMs: plan.delayMs, untilReady: plan.untilReady }, 'informer restarting');
         resourceVersion = undefined;
-        await this.sleep(backoff);
-        backoff = Math.min(backoff * 2, this.options.maxBackoffMs);
+        await this.sleep(plan.delayMs, plan.untilReady);
       }
     }
+  }
+
+  private get backoff(): BackoffOptions {
+    return { initialMs: 250, maxMs: this.options.maxBackoffMs, jitter: 0.1 };
+  }
+
+  private now(): number {
+    return this.options.clock().getTime();
   }
 
   private async relist(): Promise<string> {
@@ -187,18 +200,42 @@ export class Informer<T extends KubeObject> {
     return rv;
   }
 
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const signal = this.abort.signal;
-      const onAbort = (): void => {
-        clearTimeout(timer);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        signal.removeEventListener('abort', onAbort);
-        resolve();
-      }, ms);
-      signal.addEventListener('abort', onAbort, { once: true });
+  /** Waits `ms`, or less: until stopped, or (with `untilReady`) until the apiserver is back. */
+  private async sleep(ms: number, untilReady: UntilReady = 'no'): Promise<void> {
+    const done = new AbortController();
+    const signal = AbortSignal.any([this.abort.signal, done.signal]);
+    const timer = new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, ms);
+      signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
     });
+    const back = untilReady === 'no' ? [] : [apiserverProbe(this.rest).whenReady(signal, untilReady === 'after-failure')];
+    await Promise.race([timer, ...back]);
+    done.abort();
   }
+}
+
+/** Whether a retry may start early once the apiserver answers /readyz (see ApiserverProbe). */
+export type UntilReady = 'no' | 'yes' | 'after-failure';
+
+/** The longest a server's Retry-After is honoured before retrying anyway. */
+const MAX_RETRY_AFTER_MS = 5_000;
+
+/**
+ * How an informer waits after a failed list or watch, like client-go's reflector: backoff, but
+ * - the apiserver unreachable (a network error): also until /readyz answers, so a long outage
+ *   does not leave the informer asleep for its whole backoff after the apiserver's return;
+ * - a 5xx (e.g. etcd away): also until /readyz answers after having failed;
+ * - 429 with Retry-After ("storage is (re)initializing" just after a restart): what it asks, a
+ *   second or so, not the grown backoff.
+ */
+export function retryPlan(err: unknown, failures: number, backoff: BackoffOptions): { delayMs: number; untilReady: UntilReady } {
+  const delayMs = backoffDelay(failures, backoff);
+  if (!(err instanceof KubeApiError)) return { delayMs, untilReady: 'yes' };
+  const retryAfterS = (err.body as { details?: { retryAfterSeconds?: unknown } } | undefined)?.details?.retryAfterSeconds;
+  if (err.code === 429 || typeof retryAfterS === 'number') {
+    const asked = typeof retryAfterS === 'number' && retryAfterS > 0 ? retryAfterS * 1000 : 1_000;
+    return { delayMs: Math.min(asked, MAX_RETRY_AFTER_MS), untilReady: 'no' };
+  }
+  if (err.code >= 500) return { delayMs, untilReady: 'after-failure' };
+  return { delayMs, untilReady: 'no' };
 }

@@ -97,6 +97,16 @@ const extraHeaders = fc.record(
   { requiredKeys: [] },
 );
 
+/** Writes `text` on a connection of its own and returns everything the server sent until it closed. */
+const raw = (text: string): Promise<string> =>
+  new Promise((resolve, reject) => {
+    const sock = connect(port, '127.0.0.1', () => sock.end(text));
+    let out = '';
+    sock.on('data', (c: Buffer) => (out += c.toString()));
+    sock.on('close', () => resolve(out));
+    sock.on('error', reject);
+  });
+
 describe('malformed check-ins', () => {
   it('never crash the server, never answer 5xx, always answer JSON', async () => {
     let requests = 0;
@@ -133,14 +143,6 @@ describe('malformed check-ins', () => {
   }, 240_000);
 
   it('answers requests that are not valid HTTP with a JSON 400 too', async () => {
-    const raw = (text: string): Promise<string> =>
-      new Promise((resolve, reject) => {
-        const sock = connect(port, '127.0.0.1', () => sock.end(text));
-        let out = '';
-        sock.on('data', (c: Buffer) => (out += c.toString()));
-        sock.on('close', () => resolve(out));
-        sock.on('error', reject);
-      });
     for (const text of [
       'GARBAGE\r\n\r\n',
       `POST /checkin/${ns}/open HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n`,
@@ -152,5 +154,16 @@ describe('malformed check-ins', () => {
       const body = answer.slice(answer.indexOf('\r\n\r\n') + 4);
       expect((JSON.parse(body) as { error: { reason: string } }).error.reason).toMatch(/Malformed|TooLarge/);
     }
+  });
+
+  it('answers what Node would refuse by itself (an unknown Expect, CONNECT) with a JSON error, once', async () => {
+    const expectation = await raw(`POST /checkin/${ns}/open HTTP/1.1\r\nHost: x\r\nExpect: nonsense\r\nContent-Length: 5\r\n\r\nhello`);
+    expect(expectation).toMatch(/^HTTP\/1\.1 417 /);
+    const body = expectation.slice(expectation.indexOf('\r\n\r\n') + 4);
+    // One answer only: the unread body is not parsed as a second, malformed request.
+    expect((JSON.parse(body) as { error: { reason: string } }).error.reason).toBe('ExpectationFailed');
+    const tunnel = await raw('CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: 127.0.0.1:22\r\n\r\n');
+    expect(tunnel).toMatch(/^HTTP\/1\.1 405 /);
+    expect((JSON.parse(tunnel.slice(tunnel.indexOf('\r\n\r\n') + 4)) as { error: { reason: string } }).error.reason).toBe('MethodNotAllowed');
   });
 });
