@@ -25,13 +25,12 @@
 //   Permanent refusals (other 4xx, a missing Secret) are not retried: the entry gets
 //   failedPermanently and lastError naming the receiver and its answer.
 import type { OutboxEntry, Reservation, ReservationStatus } from '../api/reservation.ts';
-import { iso } from '../core/time.ts';
 import { KubeApiError, type KubeRest } from '../k8s/rest.ts';
-import { reservationPath, type StatusWriter } from '../k8s/status-writer.ts';
+import { newer, reservationPath, type StatusWriter } from '../k8s/status-writer.ts';
 import { silentLogger, type Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { SendOutcome } from './classify.ts';
-import { isPending, nextPending } from './outbox.ts';
+import { closeEntry, markDelivered, markRefused, markRetrying, nextPending, type DeliveryMark, type FailureMark } from './outbox.ts';
 import { sendEmail } from './email.ts';
 import { sendPagerDuty } from './pagerduty.ts';
 import type { ReceiverSettings } from './receiver-config.ts';
@@ -39,17 +38,17 @@ import { resolveReceivers, redactUrl, type DefaultReceiver, type Receiver } from
 import { renderEmail, renderPagerDutyEvent, renderSlackMessage, renderWebhookPayload, type RenderContext } from './render.ts';
 import { sendSlack, type SendOptions } from './slack.ts';
 import { sendWebhook } from './webhook.ts';
+import { backoffDelay, type BackoffOptions } from '../util/backoff.ts';
+import { systemClock, type Clock } from '../util/clock.ts';
+import { timerDelay } from '../util/timers.ts';
 
-export interface BackoffOptions {
-  /** First retry delay. Default 1000 ms. */
-  initialMs?: number;
-  /** Upper bound. Default 300000 ms (5 min). */
-  maxMs?: number;
-  /** Growth per consecutive failure. Default 2. */
-  factor?: number;
-  /** Random spread, a fraction of the delay. Default 0.1. */
-  jitter?: number;
-}
+export { markDelivered, type DeliveryMark } from './outbox.ts';
+
+/** Retry delays: 1 s, doubling, capped at 5 min, ±10 % jitter unless given otherwise. */
+const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 1000, maxMs: 300_000, factor: 2, jitter: 0.1 };
+
+/** One pure outbox change, applied to the freshest status inside the write. */
+type OutboxChange = (status: ReservationStatus | undefined, generation: number | undefined) => ReservationStatus | null;
 
 /** Sends one rendered notification to one receiver and classifies the answer. */
 export type Sender = (receiver: Receiver & { url: string }, reservation: Reservation, entry: OutboxEntry, ctx: RenderContext, options: SendOptions) => Promise<SendOutcome>;
@@ -65,29 +64,19 @@ export interface AlertDispatcherOptions {
   clusterName?: string;
   metrics?: Pick<Metrics, 'alerts' | 'alertLatencySeconds'>;
   logger?: Logger;
-  backoff?: BackoffOptions;
+  backoff?: Partial<BackoffOptions>;
   /** The longest Retry-After honoured (a larger one is cut to this). Default 1 h. */
   maxRetryAfterMs?: number;
   /** How long one send may wait for an answer. Default 15 s. */
   sendTimeoutMs?: number;
   /** Replaces the Slack and webhook senders (tests). */
   send?: Sender;
-  now?: () => number;
+  clock?: Clock;
   /**
    * The path of another kind of object that carries status.alert.outbox and spec.notify (a Peer,
    * src/ha); default: a Reservation's. `writer` must then write that kind too.
    */
   path?: (namespace: string, name: string) => string;
-}
-
-/** A delivery the receiver accepted that is not stored in status yet. */
-export interface DeliveryMark {
-  entryId: string;
-  receiver: string;
-  time: number;
-  /** Every receiver of the entry at send time, and those that refused it: to close the entry in the same write. */
-  receivers: string[];
-  rejected: [string, string][];
 }
 
 interface KeyState {
@@ -121,7 +110,7 @@ const defaultSender: Sender = (receiver, reservation, entry, ctx, options) => {
 export class AlertDispatcher {
   private readonly o: AlertDispatcherOptions;
   private readonly log: Logger;
-  private readonly now: () => number;
+  private readonly clock: Clock;
   private readonly send: Sender;
   private readonly keys = new Map<string, KeyState>();
   /** Per receiver URL: no send before this instant (a 429's Retry-After applies to everyone). */
@@ -133,7 +122,7 @@ export class AlertDispatcher {
   constructor(options: AlertDispatcherOptions) {
     this.o = options;
     this.log = options.logger ?? silentLogger;
-    this.now = options.now ?? Date.now;
+    this.clock = options.clock ?? systemClock;
     this.send = options.send ?? defaultSender;
   }
 
@@ -226,18 +215,16 @@ export class AlertDispatcher {
         state.timer = undefined;
         if (!this.stopped && !state.running && this.keys.get(key) === state) this.start(key, state);
       },
-      Math.min(Math.max(0, delayMs), 2 ** 31 - 1),
+      timerDelay(delayMs),
     );
   }
 
   private backoffMs(failures: number): number {
-    const b = this.o.backoff ?? {};
-    const initial = b.initialMs ?? 1000;
-    const max = b.maxMs ?? 300_000;
-    const factor = b.factor ?? 2;
-    const jitter = b.jitter ?? 0.1;
-    const base = Math.min(max, initial * factor ** Math.max(0, failures - 1));
-    return Math.round(base * (1 + jitter * (2 * Math.random() - 1)));
+    return backoffDelay(failures, { ...DEFAULT_BACKOFF, ...this.o.backoff });
+  }
+
+  private now(): number {
+    return this.clock().getTime();
   }
 
   /** Sends what is pending for one Reservation, one entry and one receiver at a time. */
@@ -247,7 +234,7 @@ export class AlertDispatcher {
       if (state.unrecorded.length > 0) {
         const mark = state.unrecorded[0]!;
         try {
-          await this.record(state, (status) => markDelivered(status, mark));
+          await this.record(state, (status, generation) => markDelivered(status, mark, generation));
           state.unrecorded.shift();
         } catch (err) {
           if (err instanceof KubeApiError && err.code === 404) return this.gone(key, state);
@@ -293,7 +280,7 @@ export class AlertDispatcher {
         if (delivered.has(r.name) || rejected.has(r.name)) continue;
         if (r.transientError) {
           this.log.warn({ reservation: key, receiver: r.name, error: r.transientError }, 'alert receiver not resolvable yet');
-          await this.recordFailure(state, entry.id, `${r.name}: ${r.transientError}`, false);
+          await this.recordFailure(state, { entryId: entry.id, error: `${r.name}: ${r.transientError}`, time: this.now(), attempted: false });
           return this.retryLater(key, state, this.backoffMs(++state.failures));
         }
         if (r.error || !r.url) {
@@ -312,7 +299,7 @@ export class AlertDispatcher {
           receivers.length === 0
             ? 'no receiver: spec.notify is empty and the operator has no default receiver (--slack-webhook-url)'
             : [...rejected.values()].join('; ') || undefined;
-        await this.recordOrRetry(key, state, entry.id, (e) => finish(e, names, rejected, this.now(), error));
+        await this.recordOrRetry(key, state, entry.id, (st, generation) => closeEntry(st, entry.id, names, [...rejected], this.now(), error, generation));
         if (state.timer) return;
         continue;
       }
@@ -322,7 +309,7 @@ export class AlertDispatcher {
       if (wait > 0) return this.retryLater(key, state, wait);
       this.notBefore.delete(target.url);
       const ctx: RenderContext = { receivers: names, ...(this.o.clusterName ? { clusterName: this.o.clusterName } : {}) };
-      const outcome = await this.send(target, fresh, entry, ctx, { signal: this.abort.signal, timeoutMs: this.o.sendTimeoutMs ?? 15_000, now: this.now });
+      const outcome = await this.send(target, fresh, entry, ctx, { signal: this.abort.signal, timeoutMs: this.o.sendTimeoutMs ?? 15_000, clock: this.clock });
       const answered = this.now();
       const fields = { reservation: key, entry: entry.id, kind: entry.kind, reason: entry.reason, receiver: target.name, url: redactUrl(target.url) };
 
@@ -342,11 +329,8 @@ export class AlertDispatcher {
         this.log.warn({ ...fields, status: outcome.status, error: outcome.error }, 'alert refused by receiver, not retrying');
         rejected.set(target.name, `${target.name}: ${outcome.error}`);
         const error = `${target.name}: ${outcome.error}`;
-        await this.recordOrRetry(key, state, entry.id, (e) => {
-          if (!isPending(e)) return null;
-          const tried: OutboxEntry = { ...e, attempts: (e.attempts ?? 0) + 1, lastError: clip(error) };
-          return finish(tried, names, rejected, answered) ?? tried;
-        });
+        const refusal = { entryId: entry.id, error, time: answered, attempted: true, receivers: names, rejected: [...rejected] };
+        await this.recordOrRetry(key, state, entry.id, (st, generation) => markRefused(st, refusal, generation));
         if (state.timer) return;
         continue;
       }
@@ -355,24 +339,24 @@ export class AlertDispatcher {
       const delay = outcome.retryAfterMs !== undefined ? Math.min(outcome.retryAfterMs, this.o.maxRetryAfterMs ?? 3_600_000) : this.backoffMs(state.failures);
       if (outcome.retryAfterMs !== undefined) this.notBefore.set(target.url, answered + delay);
       this.log.warn({ ...fields, status: outcome.status, error: outcome.error, retryInMs: delay, failures: state.failures }, 'alert not delivered, will retry');
-      await this.recordFailure(state, entry.id, `${target.name}: ${outcome.error}`, true);
+      await this.recordFailure(state, { entryId: entry.id, error: `${target.name}: ${outcome.error}`, time: answered, attempted: true });
       return this.retryLater(key, state, delay);
     }
   }
 
   /** A failed attempt in status (attempts, lastError), best effort: the retry does not depend on it. */
-  private async recordFailure(state: KeyState, entryId: string, error: string, attempted: boolean): Promise<void> {
+  private async recordFailure(state: KeyState, mark: FailureMark): Promise<void> {
     try {
-      await this.record(state, (st) => updateEntry(st, entryId, (e) => ({ ...e, ...(attempted ? { attempts: (e.attempts ?? 0) + 1 } : {}), lastError: clip(error) })));
+      await this.record(state, (st, generation) => markRetrying(st, mark, generation));
     } catch (err) {
-      this.log.warn({ err, reservation: `${state.namespace}/${state.name}`, entry: entryId }, 'could not record an alert delivery error');
+      this.log.warn({ err, reservation: `${state.namespace}/${state.name}`, entry: mark.entryId }, 'could not record an alert delivery error');
     }
   }
 
   /** A write that must land before going on; on failure a retry timer is armed (and state.timer is set). */
-  private async recordOrRetry(key: string, state: KeyState, entryId: string, change: (e: OutboxEntry) => OutboxEntry | null): Promise<void> {
+  private async recordOrRetry(key: string, state: KeyState, entryId: string, change: OutboxChange): Promise<void> {
     try {
-      await this.record(state, (st) => updateEntry(st, entryId, change));
+      await this.record(state, change);
     } catch (err) {
       if (err instanceof KubeApiError && err.code === 404) return this.gone(key, state);
       this.log.warn({ err, reservation: key, entry: entryId }, 'could not record an alert result, retrying');
@@ -380,9 +364,9 @@ export class AlertDispatcher {
     }
   }
 
-  /** Writes a pure status mutation through the StatusWriter (null: nothing to do) and keeps the stored copy. */
-  private async record(state: KeyState, mutation: (status: ReservationStatus | undefined) => ReservationStatus | null): Promise<void> {
-    const stored = await this.o.writer.update(state.namespace, state.name, (current) => mutation(current.status));
+  /** Stores what a pure outbox change (src/alerts/outbox.ts) returns (null: nothing to do) and keeps the stored copy. */
+  private async record(state: KeyState, change: OutboxChange): Promise<void> {
+    const stored = await this.o.writer.update(state.namespace, state.name, (current) => change(current.status, current.metadata.generation));
     if (newer(stored, state.latest) || stored.metadata.resourceVersion === state.latest.metadata.resourceVersion) state.latest = stored;
   }
 
@@ -391,60 +375,4 @@ export class AlertDispatcher {
     state.unrecorded.length = 0;
     if (this.keys.get(key) === state) this.keys.delete(key);
   }
-}
-
-/** The status with one outbox entry changed, or null when the entry is gone or unchanged. */
-function updateEntry(status: ReservationStatus | undefined, entryId: string, change: (e: OutboxEntry) => OutboxEntry | null): ReservationStatus | null {
-  const outbox = status?.alert?.outbox;
-  const i = outbox?.findIndex((e) => e.id === entryId) ?? -1;
-  if (!status?.alert || !outbox || i < 0) return null;
-  const next = change(outbox[i]!);
-  if (!next) return null;
-  const copy = [...outbox];
-  copy[i] = next;
-  return { ...status, alert: { ...status.alert, outbox: copy } };
-}
-
-/**
- * Records that `mark.receiver` accepted the entry: adds it to deliveredTo and counts the attempt;
- * closes the entry when every receiver has answered (deliveredTime, or failedPermanently when one
- * refused); moves alert.lastNotifiedTime to when the first receiver accepted it. Null when already
- * recorded (by another replica, or a write whose answer was lost) or the entry is gone.
- */
-export function markDelivered(status: ReservationStatus | undefined, mark: DeliveryMark): ReservationStatus | null {
-  const before = status?.alert?.outbox?.find((e) => e.id === mark.entryId);
-  if (!status?.alert || !before || before.deliveredTime !== undefined || before.deliveredTo?.includes(mark.receiver)) return null;
-  const next = updateEntry(status, mark.entryId, (entry) => {
-    const withThis: OutboxEntry = { ...entry, attempts: (entry.attempts ?? 0) + 1, deliveredTo: [...(entry.deliveredTo ?? []), mark.receiver] };
-    return finish(withThis, mark.receivers, new Map(mark.rejected), mark.time) ?? withThis;
-  });
-  if (next?.alert && (before.deliveredTo?.length ?? 0) === 0) {
-    const at = iso(mark.time);
-    const last = next.alert.lastNotifiedTime ? Date.parse(next.alert.lastNotifiedTime) : NaN;
-    if (!(last >= mark.time)) next.alert.lastNotifiedTime = at;
-  }
-  return next;
-}
-
-/** Closes an entry whose receivers all answered: delivered, or failedPermanently with the refusals. */
-function finish(entry: OutboxEntry, receivers: string[], rejected: Map<string, string>, now: number, error?: string): OutboxEntry | null {
-  if (!isPending(entry)) return null;
-  const delivered = new Set(entry.deliveredTo ?? []);
-  if (receivers.length > 0 && receivers.every((r) => delivered.has(r))) {
-    const next: OutboxEntry = { ...entry, deliveredTime: iso(now) };
-    delete next.lastError;
-    return next;
-  }
-  if (receivers.length > 0 && !receivers.every((r) => delivered.has(r) || rejected.has(r))) return null;
-  return { ...entry, failedPermanently: true, lastError: clip(error ?? ([...rejected.values()].join('; ') || 'refused by every receiver')) };
-}
-
-function clip(text: string, max = 1024): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
-}
-
-function newer(a: Reservation, b: Reservation): boolean {
-  const ra = Number(a.metadata.resourceVersion);
-  const rb = Number(b.metadata.resourceVersion);
-  return Number.isFinite(ra) && Number.isFinite(rb) ? ra > rb : a.metadata.resourceVersion !== b.metadata.resourceVersion;
 }
