@@ -37,7 +37,11 @@ import type { ReceiverSettings } from './receiver-config.ts';
 import { resolveReceivers, redactUrl, type DefaultReceiver, type Receiver } from './receivers.ts';
 import { renderEmail, renderPagerDutyEvent, renderSlackMessage, renderWebhookPayload, type RenderContext } from './render.ts';
 import { sendSlack, type SendOptions } from './slack.ts';
-import { sendWebhook } from './webhook.ts';
+import { postJson, sendWebhook } from './webhook.ts';
+import { renderEmailGroup, renderPagerDutyGroup, renderSlackGroup, renderWebhookGroup, targetHash, type AlertGroup } from './group.ts';
+import { GroupStore } from './group-store.ts';
+import { AlertGrouper, type Target } from './grouper.ts';
+import { ReceiverGate, type Rate } from './receiver-gate.ts';
 import { backoffDelay, type BackoffOptions } from '../util/backoff.ts';
 import { systemClock, type Clock } from '../util/clock.ts';
 import { timerDelay } from '../util/timers.ts';
@@ -67,6 +71,15 @@ export interface AlertDispatcherOptions {
   backoff?: Partial<BackoffOptions>;
   /** The longest Retry-After honoured (a larger one is cut to this). Default 1 h. */
   maxRetryAfterMs?: number;
+  /**
+   * Alert grouping (--alert-group-window): notifications for one receiver and cause within this
+   * window become one message (README "Alert grouping"). 0 or absent: every one goes alone.
+   */
+  groupWindowMs?: number;
+  /** Where alert groups are stored (GoTel's namespace); grouping needs it. */
+  groupNamespace?: string;
+  /** Sends per second (and burst) to one Slack webhook URL. Default 1/s, bursts of 3. */
+  slackRate?: Rate;
   /** How long one send may wait for an answer. Default 15 s. */
   sendTimeoutMs?: number;
   /** Replaces the Slack and webhook senders (tests). */
@@ -78,6 +91,17 @@ export interface AlertDispatcherOptions {
    */
   path?: (namespace: string, name: string) => string;
 }
+
+/** What pick() chose for one entry. */
+interface Choice {
+  target?: Target;
+  waiting?: boolean;
+  transientError?: string;
+  grouped?: { receiver: string; time: number; group: string };
+}
+
+/** Slack takes about one message per second per webhook, with short bursts. */
+export const SLACK_RATE: Rate = { perSecond: 1, burst: 3 };
 
 interface KeyState {
   namespace: string;
@@ -91,6 +115,8 @@ interface KeyState {
   /** Receivers that refused an entry for good, by entry id, with what they said. */
   rejected: Map<string, Map<string, string>>;
   unrecorded: DeliveryMark[];
+  /** Every receiver left is waiting for its alert group: the grouper wakes this key. */
+  waiting?: boolean;
 }
 
 const defaultSender: Sender = (receiver, reservation, entry, ctx, options) => {
@@ -107,14 +133,33 @@ const defaultSender: Sender = (receiver, reservation, entry, ctx, options) => {
   }
 };
 
+/** Sends one alert group to its receiver, rendered for the receiver's type. */
+function sendGroup(target: Target, group: AlertGroup, ctx: RenderContext, options: SendOptions): Promise<SendOutcome> {
+  switch (target.type) {
+    case 'slack':
+      return sendSlack(target.url, renderSlackGroup(group, ctx), options);
+    case 'pagerduty':
+      return sendPagerDuty(target.url, renderPagerDutyGroup(group, ctx, target.routingKey ?? ''), options);
+    case 'email':
+      if (!target.email) return Promise.resolve({ kind: 'permanent', error: 'no SMTP settings resolved' });
+      return sendEmail(target.email, renderEmailGroup(group, ctx), options);
+    default:
+      return postJson(target.url, renderWebhookGroup(group, ctx), { 'Idempotency-Key': `group/${group.id}` }, options);
+  }
+}
+
 export class AlertDispatcher {
   private readonly o: AlertDispatcherOptions;
   private readonly log: Logger;
   private readonly clock: Clock;
   private readonly send: Sender;
   private readonly keys = new Map<string, KeyState>();
-  /** Per receiver URL: no send before this instant (a 429's Retry-After applies to everyone). */
-  private readonly notBefore = new Map<string, number>();
+  /** Per receiver URL: its rate, and no send before a 429's Retry-After (which applies to everyone). */
+  private readonly gate: ReceiverGate;
+  /** Alert grouping, when a window is set. */
+  private readonly grouper?: AlertGrouper;
+  /** Slack URLs seen, for their rate. */
+  private readonly slackUrls = new Set<string>();
   private readonly loops = new Set<Promise<void>>();
   private readonly abort = new AbortController();
   private stopped = false;
@@ -124,6 +169,51 @@ export class AlertDispatcher {
     this.log = options.logger ?? silentLogger;
     this.clock = options.clock ?? systemClock;
     this.send = options.send ?? defaultSender;
+    const slackRate = options.slackRate ?? SLACK_RATE;
+    this.gate = new ReceiverGate((url) => (this.slackUrls.has(url) ? slackRate : undefined));
+    if ((options.groupWindowMs ?? 0) > 0 && options.groupNamespace) {
+      const ctx: RenderContext = this.o.clusterName ? { clusterName: this.o.clusterName } : {};
+      this.grouper = new AlertGrouper({
+        store: new GroupStore(options.rest, options.groupNamespace),
+        windowMs: options.groupWindowMs ?? 0,
+        clock: this.clock,
+        gate: this.gate,
+        send: (target, group, sendOptions) => sendGroup(target, group, ctx, sendOptions),
+        wake: (namespace, name) => this.wake(namespace, name),
+        resolveTarget: (group) => this.resolveTarget(group),
+        logger: this.log,
+        ...(options.metrics ? { metrics: options.metrics } : {}),
+        ...(options.sendTimeoutMs !== undefined ? { sendTimeoutMs: options.sendTimeoutMs } : {}),
+        ...(options.maxRetryAfterMs !== undefined ? { maxRetryAfterMs: options.maxRetryAfterMs } : {}),
+      });
+    }
+  }
+
+  /** A member's alert group was answered: look at its Reservation again. */
+  private wake(namespace: string, name: string): void {
+    const key = `${namespace}/${name}`;
+    const state = this.keys.get(key);
+    if (!state || this.stopped) return;
+    state.waiting = false;
+    if (!state.running && !state.timer) this.start(key, state);
+  }
+
+  /** Where a stored group goes, after a restart: the member receiver that sends where the group's target did. */
+  private async resolveTarget(group: AlertGroup): Promise<Target | undefined> {
+    for (const m of group.members.slice(0, 5)) {
+      let member: Reservation;
+      try {
+        member = await this.o.rest.request<Reservation>({ method: 'GET', path: (this.o.path ?? reservationPath)(m.namespace, m.name) });
+      } catch (err) {
+        if (err instanceof KubeApiError && err.code === 404) continue;
+        throw err;
+      }
+      const receivers = await resolveReceivers(this.o.rest, member, this.o.defaultReceiver, this.o.receivers);
+      const r = receivers.find((x) => x.name === m.receiver && x.url && targetHash(x) === group.target.hash);
+      if (r?.type === 'slack') this.slackUrls.add(r.url!);
+      if (r) return r as Target;
+    }
+    return undefined;
   }
 
   /**
@@ -145,7 +235,7 @@ export class AlertDispatcher {
       } else if (newer(reservation, state.latest)) {
         state.latest = reservation;
       }
-      if (!state.running && !state.timer) this.start(key, state);
+      if (!state.running && !state.timer && !state.waiting) this.start(key, state);
     } catch (err) {
       this.log.error({ err }, 'alert dispatcher sync failed');
     }
@@ -172,6 +262,7 @@ export class AlertDispatcher {
    */
   async stop(options: { timeoutMs?: number } = {}): Promise<void> {
     this.stopped = true;
+    const grouping = this.grouper?.stop(options.timeoutMs ?? 5000);
     for (const state of this.keys.values()) {
       if (state.timer) clearTimeout(state.timer);
       state.timer = undefined;
@@ -184,6 +275,7 @@ export class AlertDispatcher {
       this.abort.abort(new Error('the alert dispatcher is stopping'));
       await all;
     }
+    await grouping;
     this.keys.clear();
   }
 
@@ -198,7 +290,7 @@ export class AlertDispatcher {
       .finally(() => {
         state.running = false;
         this.loops.delete(loop);
-        if (!this.stopped && !state.timer && this.keys.get(key) === state) {
+        if (!this.stopped && !state.timer && !state.waiting && this.keys.get(key) === state) {
           // A sync may have brought new work while the loop was finishing.
           if (state.unrecorded.length > 0 || nextPending(state.latest.status)) this.start(key, state);
           else this.keys.delete(key);
@@ -236,6 +328,7 @@ export class AlertDispatcher {
         try {
           await this.record(state, (status, generation) => markDelivered(status, mark, generation));
           state.unrecorded.shift();
+          if (mark.group) this.grouper?.recorded(state.namespace, state.name, mark.entryId, mark.receiver);
         } catch (err) {
           if (err instanceof KubeApiError && err.code === 404) return this.gone(key, state);
           this.log.warn({ err, reservation: key, entry: mark.entryId, receiver: mark.receiver }, 'could not record an alert delivery, retrying the status write');
@@ -268,30 +361,27 @@ export class AlertDispatcher {
         for (const id of state.rejected.keys()) if (id !== entry.id) state.rejected.delete(id);
       }
       if (this.stopped) return;
+      await this.grouper?.ready; // never route before the stored groups are known
 
       // 3. Who still has to get it.
       const receivers = await resolveReceivers(this.o.rest, fresh, this.o.defaultReceiver, this.o.receivers);
       const names = receivers.map((r) => r.name);
       const rejected = state.rejected.get(entry.id) ?? new Map<string, string>();
       state.rejected.set(entry.id, rejected);
-      const delivered = new Set(entry.deliveredTo ?? []);
-      let target: (Receiver & { url: string }) | undefined;
-      for (const r of receivers) {
-        if (delivered.has(r.name) || rejected.has(r.name)) continue;
-        if (r.transientError) {
-          this.log.warn({ reservation: key, receiver: r.name, error: r.transientError }, 'alert receiver not resolvable yet');
-          await this.recordFailure(state, { entryId: entry.id, error: `${r.name}: ${r.transientError}`, time: this.now(), attempted: false });
-          return this.retryLater(key, state, this.backoffMs(++state.failures));
-        }
-        if (r.error || !r.url) {
-          const error = `${r.name} (${r.source}): ${r.error ?? 'no URL'}`;
-          rejected.set(r.name, error);
-          this.o.metrics?.alerts.inc({ receiver: r.name, result: 'permanent_failure' });
-          this.log.warn({ reservation: key, receiver: r.name, entry: entry.id, error }, 'alert receiver misconfigured');
-          continue;
-        }
-        target = r as Receiver & { url: string };
-        break;
+      const pick = this.pick(key, fresh, entry, receivers, rejected);
+      if (pick.transientError) {
+        await this.recordFailure(state, { entryId: entry.id, error: pick.transientError, time: this.now(), attempted: false });
+        return this.retryLater(key, state, this.backoffMs(++state.failures));
+      }
+      if (pick.grouped) {
+        // Its group delivered it: record that (with the group's id), never send it again.
+        state.unrecorded.push({ ...pick.grouped, entryId: entry.id, receivers: names, rejected: [...rejected] });
+        continue;
+      }
+      const target = pick.target;
+      if (!target && pick.waiting) {
+        state.waiting = true; // the grouper wakes this key when the group is answered
+        return;
       }
       if (!target) {
         // Everyone accepted it or refused it for good: close the entry.
@@ -304,10 +394,9 @@ export class AlertDispatcher {
         continue;
       }
 
-      // 4. One send. A 429's Retry-After holds every Reservation sending to that URL.
-      const wait = (this.notBefore.get(target.url) ?? 0) - this.now();
+      // 4. One send, at the receiver's rate; a 429's Retry-After holds every Reservation sending to that URL.
+      const wait = this.gate.take(target.url, this.now());
       if (wait > 0) return this.retryLater(key, state, wait);
-      this.notBefore.delete(target.url);
       const ctx: RenderContext = { receivers: names, ...(this.o.clusterName ? { clusterName: this.o.clusterName } : {}) };
       const outcome = await this.send(target, fresh, entry, ctx, { signal: this.abort.signal, timeoutMs: this.o.sendTimeoutMs ?? 15_000, clock: this.clock });
       const answered = this.now();
@@ -337,11 +426,44 @@ export class AlertDispatcher {
       this.o.metrics?.alerts.inc({ receiver: target.name, result: 'retry' });
       state.failures++;
       const delay = outcome.retryAfterMs !== undefined ? Math.min(outcome.retryAfterMs, this.o.maxRetryAfterMs ?? 3_600_000) : this.backoffMs(state.failures);
-      if (outcome.retryAfterMs !== undefined) this.notBefore.set(target.url, answered + delay);
+      if (outcome.retryAfterMs !== undefined) this.gate.holdUntil(target.url, answered + delay);
       this.log.warn({ ...fields, status: outcome.status, error: outcome.error, retryInMs: delay, failures: state.failures }, 'alert not delivered, will retry');
       await this.recordFailure(state, { entryId: entry.id, error: `${target.name}: ${outcome.error}`, time: answered, attempted: true });
       return this.retryLater(key, state, delay);
     }
+  }
+
+  /**
+   * The next receiver of `entry` to send to, or why there is none now: a receiver not resolvable
+   * yet, its alert group's answer, or every receiver left waiting for its group. Misconfigured
+   * receivers and refusals by a group go into `rejected`.
+   */
+  private pick(key: string, fresh: Reservation, entry: OutboxEntry, receivers: Receiver[], rejected: Map<string, string>): Choice {
+    const delivered = new Set(entry.deliveredTo ?? []);
+    let waiting = false;
+    for (const r of receivers) {
+      if (delivered.has(r.name) || rejected.has(r.name)) continue;
+      if (r.transientError) {
+        this.log.warn({ reservation: key, receiver: r.name, error: r.transientError }, 'alert receiver not resolvable yet');
+        return { transientError: `${r.name}: ${r.transientError}` };
+      }
+      if (r.error || !r.url) {
+        const error = `${r.name} (${r.source}): ${r.error ?? 'no URL'}`;
+        rejected.set(r.name, error);
+        this.o.metrics?.alerts.inc({ receiver: r.name, result: 'permanent_failure' });
+        this.log.warn({ reservation: key, receiver: r.name, entry: entry.id, error }, 'alert receiver misconfigured');
+        continue;
+      }
+      const target = r as Target;
+      if (target.type === 'slack') this.slackUrls.add(target.url);
+      const expected = entry.kind === 'alert' && entry.reason === 'Missed' ? fresh.status?.lastResult?.expectedTime : undefined;
+      const route = this.grouper?.route(fresh.metadata.namespace ?? 'default', fresh.metadata.name, entry, target, expected) ?? { kind: 'alone' };
+      if (route.kind === 'alone') return { target, waiting };
+      if (route.kind === 'wait') waiting = true;
+      else if (route.kind === 'delivered') return { grouped: { receiver: r.name, time: route.time, group: route.group } };
+      else rejected.set(r.name, route.error);
+    }
+    return { waiting };
   }
 
   /** A failed attempt in status (attempts, lastError), best effort: the retry does not depend on it. */

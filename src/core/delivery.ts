@@ -100,6 +100,8 @@ export interface DeliveryMark {
   /** Every receiver of the entry at send time, and those that refused it: to close the entry in the same write. */
   receivers: string[];
   rejected: [string, string][];
+  /** The alert group (README "Alert grouping") that delivered it, when it went out in one. */
+  group?: string;
 }
 
 /** What a receiver's refusal or failure was, and when it answered. */
@@ -128,7 +130,7 @@ export function markDelivered(status: ReservationStatus | undefined, mark: Deliv
   const before = status?.alert?.outbox?.find((e) => e.id === mark.entryId);
   if (!status?.alert || !before || before.deliveredTime !== undefined || before.deliveredTo?.includes(mark.receiver)) return null;
   const next = updateEntry(status, mark.entryId, (entry) => {
-    const withThis: OutboxEntry = { ...entry, attempts: (entry.attempts ?? 0) + 1, deliveredTo: [...(entry.deliveredTo ?? []), mark.receiver] };
+    const withThis: OutboxEntry = { ...entry, attempts: (entry.attempts ?? 0) + 1, deliveredTo: [...(entry.deliveredTo ?? []), mark.receiver], ...(mark.group ? { group: mark.group } : {}) };
     return finish(withThis, mark.receivers, new Map(mark.rejected), mark.time) ?? withThis;
   });
   if (next?.alert && (before.deliveredTo?.length ?? 0) === 0) {
