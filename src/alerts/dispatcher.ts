@@ -25,31 +25,34 @@
 //   Permanent refusals (other 4xx, a missing Secret) are not retried: the entry gets
 //   failedPermanently and lastError naming the receiver and its answer.
 import type { OutboxEntry, Reservation, ReservationStatus } from '../api/reservation.ts';
-import { iso } from '../core/time.ts';
 import { KubeApiError, type KubeRest } from '../k8s/rest.ts';
-import { reservationPath, type StatusWriter } from '../k8s/status-writer.ts';
+import { newer, reservationPath, type StatusWriter } from '../k8s/status-writer.ts';
 import { silentLogger, type Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { SendOutcome } from './classify.ts';
-import { isPending, nextPending } from './outbox.ts';
+import { closeEntry, markDelivered, markRefused, markRetrying, nextPending, type DeliveryMark, type FailureMark } from './outbox.ts';
 import { sendEmail } from './email.ts';
 import { sendPagerDuty } from './pagerduty.ts';
 import type { ReceiverSettings } from './receiver-config.ts';
 import { resolveReceivers, redactUrl, type DefaultReceiver, type Receiver } from './receivers.ts';
 import { renderEmail, renderPagerDutyEvent, renderSlackMessage, renderWebhookPayload, type RenderContext } from './render.ts';
 import { sendSlack, type SendOptions } from './slack.ts';
-import { sendWebhook } from './webhook.ts';
+import { postJson, sendWebhook } from './webhook.ts';
+import { renderEmailGroup, renderPagerDutyGroup, renderSlackGroup, renderWebhookGroup, targetHash, type AlertGroup } from './group.ts';
+import { GroupStore } from './group-store.ts';
+import { AlertGrouper, type Target } from './grouper.ts';
+import { ReceiverGate, type Rate } from './receiver-gate.ts';
+import { backoffDelay, type BackoffOptions } from '../util/backoff.ts';
+import { systemClock, type Clock } from '../util/clock.ts';
+import { timerDelay } from '../util/timers.ts';
 
-export interface BackoffOptions {
-  /** First retry delay. Default 1000 ms. */
-  initialMs?: number;
-  /** Upper bound. Default 300000 ms (5 min). */
-  maxMs?: number;
-  /** Growth per consecutive failure. Default 2. */
-  factor?: number;
-  /** Random spread, a fraction of the delay. Default 0.1. */
-  jitter?: number;
-}
+export { markDelivered, type DeliveryMark } from './outbox.ts';
+
+/** Retry delays: 1 s, doubling, capped at 5 min, ±10 % jitter unless given otherwise. */
+const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 1000, maxMs: 300_000, factor: 2, jitter: 0.1 };
+
+/** One pure outbox change, applied to the freshest status inside the write. */
+type OutboxChange = (status: ReservationStatus | undefined, generation: number | undefined) => ReservationStatus | null;
 
 /** Sends one rendered notification to one receiver and classifies the answer. */
 export type Sender = (receiver: Receiver & { url: string }, reservation: Reservation, entry: OutboxEntry, ctx: RenderContext, options: SendOptions) => Promise<SendOutcome>;
@@ -65,14 +68,23 @@ export interface AlertDispatcherOptions {
   clusterName?: string;
   metrics?: Pick<Metrics, 'alerts' | 'alertLatencySeconds'>;
   logger?: Logger;
-  backoff?: BackoffOptions;
+  backoff?: Partial<BackoffOptions>;
   /** The longest Retry-After honoured (a larger one is cut to this). Default 1 h. */
   maxRetryAfterMs?: number;
+  /**
+   * Alert grouping (--alert-group-window): notifications for one receiver and cause within this
+   * window become one message (README "Alert grouping"). 0 or absent: every one goes alone.
+   */
+  groupWindowMs?: number;
+  /** Where alert groups are stored (GoTel's namespace); grouping needs it. */
+  groupNamespace?: string;
+  /** Sends per second (and burst) to one Slack webhook URL. Default 1/s, bursts of 3. */
+  slackRate?: Rate;
   /** How long one send may wait for an answer. Default 15 s. */
   sendTimeoutMs?: number;
   /** Replaces the Slack and webhook senders (tests). */
   send?: Sender;
-  now?: () => number;
+  clock?: Clock;
   /**
    * The path of another kind of object that carries status.alert.outbox and spec.notify (a Peer,
    * src/ha); default: a Reservation's. `writer` must then write that kind too.
@@ -80,15 +92,16 @@ export interface AlertDispatcherOptions {
   path?: (namespace: string, name: string) => string;
 }
 
-/** A delivery the receiver accepted that is not stored in status yet. */
-export interface DeliveryMark {
-  entryId: string;
-  receiver: string;
-  time: number;
-  /** Every receiver of the entry at send time, and those that refused it: to close the entry in the same write. */
-  receivers: string[];
-  rejected: [string, string][];
+/** What pick() chose for one entry. */
+interface Choice {
+  target?: Target;
+  waiting?: boolean;
+  transientError?: string;
+  grouped?: { receiver: string; time: number; group: string };
 }
+
+/** Slack takes about one message per second per webhook, with short bursts. */
+export const SLACK_RATE: Rate = { perSecond: 1, burst: 3 };
 
 interface KeyState {
   namespace: string;
@@ -102,6 +115,8 @@ interface KeyState {
   /** Receivers that refused an entry for good, by entry id, with what they said. */
   rejected: Map<string, Map<string, string>>;
   unrecorded: DeliveryMark[];
+  /** Every receiver left is waiting for its alert group: the grouper wakes this key. */
+  waiting?: boolean;
 }
 
 const defaultSender: Sender = (receiver, reservation, entry, ctx, options) => {
@@ -118,14 +133,33 @@ const defaultSender: Sender = (receiver, reservation, entry, ctx, options) => {
   }
 };
 
+/** Sends one alert group to its receiver, rendered for the receiver's type. */
+function sendGroup(target: Target, group: AlertGroup, ctx: RenderContext, options: SendOptions): Promise<SendOutcome> {
+  switch (target.type) {
+    case 'slack':
+      return sendSlack(target.url, renderSlackGroup(group, ctx), options);
+    case 'pagerduty':
+      return sendPagerDuty(target.url, renderPagerDutyGroup(group, ctx, target.routingKey ?? ''), options);
+    case 'email':
+      if (!target.email) return Promise.resolve({ kind: 'permanent', error: 'no SMTP settings resolved' });
+      return sendEmail(target.email, renderEmailGroup(group, ctx), options);
+    default:
+      return postJson(target.url, renderWebhookGroup(group, ctx), { 'Idempotency-Key': `group/${group.id}` }, options);
+  }
+}
+
 export class AlertDispatcher {
   private readonly o: AlertDispatcherOptions;
   private readonly log: Logger;
-  private readonly now: () => number;
+  private readonly clock: Clock;
   private readonly send: Sender;
   private readonly keys = new Map<string, KeyState>();
-  /** Per receiver URL: no send before this instant (a 429's Retry-After applies to everyone). */
-  private readonly notBefore = new Map<string, number>();
+  /** Per receiver URL: its rate, and no send before a 429's Retry-After (which applies to everyone). */
+  private readonly gate: ReceiverGate;
+  /** Alert grouping, when a window is set. */
+  private readonly grouper?: AlertGrouper;
+  /** Slack URLs seen, for their rate. */
+  private readonly slackUrls = new Set<string>();
   private readonly loops = new Set<Promise<void>>();
   private readonly abort = new AbortController();
   private stopped = false;
@@ -133,8 +167,53 @@ export class AlertDispatcher {
   constructor(options: AlertDispatcherOptions) {
     this.o = options;
     this.log = options.logger ?? silentLogger;
-    this.now = options.now ?? Date.now;
+    this.clock = options.clock ?? systemClock;
     this.send = options.send ?? defaultSender;
+    const slackRate = options.slackRate ?? SLACK_RATE;
+    this.gate = new ReceiverGate((url) => (this.slackUrls.has(url) ? slackRate : undefined));
+    if ((options.groupWindowMs ?? 0) > 0 && options.groupNamespace) {
+      const ctx: RenderContext = this.o.clusterName ? { clusterName: this.o.clusterName } : {};
+      this.grouper = new AlertGrouper({
+        store: new GroupStore(options.rest, options.groupNamespace),
+        windowMs: options.groupWindowMs ?? 0,
+        clock: this.clock,
+        gate: this.gate,
+        send: (target, group, sendOptions) => sendGroup(target, group, ctx, sendOptions),
+        wake: (namespace, name) => this.wake(namespace, name),
+        resolveTarget: (group) => this.resolveTarget(group),
+        logger: this.log,
+        ...(options.metrics ? { metrics: options.metrics } : {}),
+        ...(options.sendTimeoutMs !== undefined ? { sendTimeoutMs: options.sendTimeoutMs } : {}),
+        ...(options.maxRetryAfterMs !== undefined ? { maxRetryAfterMs: options.maxRetryAfterMs } : {}),
+      });
+    }
+  }
+
+  /** A member's alert group was answered: look at its Reservation again. */
+  private wake(namespace: string, name: string): void {
+    const key = `${namespace}/${name}`;
+    const state = this.keys.get(key);
+    if (!state || this.stopped) return;
+    state.waiting = false;
+    if (!state.running && !state.timer) this.start(key, state);
+  }
+
+  /** Where a stored group goes, after a restart: the member receiver that sends where the group's target did. */
+  private async resolveTarget(group: AlertGroup): Promise<Target | undefined> {
+    for (const m of group.members.slice(0, 5)) {
+      let member: Reservation;
+      try {
+        member = await this.o.rest.request<Reservation>({ method: 'GET', path: (this.o.path ?? reservationPath)(m.namespace, m.name) });
+      } catch (err) {
+        if (err instanceof KubeApiError && err.code === 404) continue;
+        throw err;
+      }
+      const receivers = await resolveReceivers(this.o.rest, member, this.o.defaultReceiver, this.o.receivers);
+      const r = receivers.find((x) => x.name === m.receiver && x.url && targetHash(x) === group.target.hash);
+      if (r?.type === 'slack') this.slackUrls.add(r.url!);
+      if (r) return r as Target;
+    }
+    return undefined;
   }
 
   /**
@@ -156,7 +235,7 @@ export class AlertDispatcher {
       } else if (newer(reservation, state.latest)) {
         state.latest = reservation;
       }
-      if (!state.running && !state.timer) this.start(key, state);
+      if (!state.running && !state.timer && !state.waiting) this.start(key, state);
     } catch (err) {
       this.log.error({ err }, 'alert dispatcher sync failed');
     }
@@ -183,6 +262,7 @@ export class AlertDispatcher {
    */
   async stop(options: { timeoutMs?: number } = {}): Promise<void> {
     this.stopped = true;
+    const grouping = this.grouper?.stop(options.timeoutMs ?? 5000);
     for (const state of this.keys.values()) {
       if (state.timer) clearTimeout(state.timer);
       state.timer = undefined;
@@ -195,6 +275,7 @@ export class AlertDispatcher {
       this.abort.abort(new Error('the alert dispatcher is stopping'));
       await all;
     }
+    await grouping;
     this.keys.clear();
   }
 
@@ -209,7 +290,7 @@ export class AlertDispatcher {
       .finally(() => {
         state.running = false;
         this.loops.delete(loop);
-        if (!this.stopped && !state.timer && this.keys.get(key) === state) {
+        if (!this.stopped && !state.timer && !state.waiting && this.keys.get(key) === state) {
           // A sync may have brought new work while the loop was finishing.
           if (state.unrecorded.length > 0 || nextPending(state.latest.status)) this.start(key, state);
           else this.keys.delete(key);
@@ -226,18 +307,16 @@ export class AlertDispatcher {
         state.timer = undefined;
         if (!this.stopped && !state.running && this.keys.get(key) === state) this.start(key, state);
       },
-      Math.min(Math.max(0, delayMs), 2 ** 31 - 1),
+      timerDelay(delayMs),
     );
   }
 
   private backoffMs(failures: number): number {
-    const b = this.o.backoff ?? {};
-    const initial = b.initialMs ?? 1000;
-    const max = b.maxMs ?? 300_000;
-    const factor = b.factor ?? 2;
-    const jitter = b.jitter ?? 0.1;
-    const base = Math.min(max, initial * factor ** Math.max(0, failures - 1));
-    return Math.round(base * (1 + jitter * (2 * Math.random() - 1)));
+    return backoffDelay(failures, { ...DEFAULT_BACKOFF, ...this.o.backoff });
+  }
+
+  private now(): number {
+    return this.clock().getTime();
   }
 
   /** Sends what is pending for one Reservation, one entry and one receiver at a time. */
@@ -247,8 +326,9 @@ export class AlertDispatcher {
       if (state.unrecorded.length > 0) {
         const mark = state.unrecorded[0]!;
         try {
-          await this.record(state, (status) => markDelivered(status, mark));
+          await this.record(state, (status, generation) => markDelivered(status, mark, generation));
           state.unrecorded.shift();
+          if (mark.group) this.grouper?.recorded(state.namespace, state.name, mark.entryId, mark.receiver);
         } catch (err) {
           if (err instanceof KubeApiError && err.code === 404) return this.gone(key, state);
           this.log.warn({ err, reservation: key, entry: mark.entryId, receiver: mark.receiver }, 'could not record an alert delivery, retrying the status write');
@@ -281,30 +361,27 @@ export class AlertDispatcher {
         for (const id of state.rejected.keys()) if (id !== entry.id) state.rejected.delete(id);
       }
       if (this.stopped) return;
+      await this.grouper?.ready; // never route before the stored groups are known
 
       // 3. Who still has to get it.
       const receivers = await resolveReceivers(this.o.rest, fresh, this.o.defaultReceiver, this.o.receivers);
       const names = receivers.map((r) => r.name);
       const rejected = state.rejected.get(entry.id) ?? new Map<string, string>();
       state.rejected.set(entry.id, rejected);
-      const delivered = new Set(entry.deliveredTo ?? []);
-      let target: (Receiver & { url: string }) | undefined;
-      for (const r of receivers) {
-        if (delivered.has(r.name) || rejected.has(r.name)) continue;
-        if (r.transientError) {
-          this.log.warn({ reservation: key, receiver: r.name, error: r.transientError }, 'alert receiver not resolvable yet');
-          await this.recordFailure(state, entry.id, `${r.name}: ${r.transientError}`, false);
-          return this.retryLater(key, state, this.backoffMs(++state.failures));
-        }
-        if (r.error || !r.url) {
-          const error = `${r.name} (${r.source}): ${r.error ?? 'no URL'}`;
-          rejected.set(r.name, error);
-          this.o.metrics?.alerts.inc({ receiver: r.name, result: 'permanent_failure' });
-          this.log.warn({ reservation: key, receiver: r.name, entry: entry.id, error }, 'alert receiver misconfigured');
-          continue;
-        }
-        target = r as Receiver & { url: string };
-        break;
+      const pick = this.pick(key, fresh, entry, receivers, rejected);
+      if (pick.transientError) {
+        await this.recordFailure(state, { entryId: entry.id, error: pick.transientError, time: this.now(), attempted: false });
+        return this.retryLater(key, state, this.backoffMs(++state.failures));
+      }
+      if (pick.grouped) {
+        // Its group delivered it: record that (with the group's id), never send it again.
+        state.unrecorded.push({ ...pick.grouped, entryId: entry.id, receivers: names, rejected: [...rejected] });
+        continue;
+      }
+      const target = pick.target;
+      if (!target && pick.waiting) {
+        state.waiting = true; // the grouper wakes this key when the group is answered
+        return;
       }
       if (!target) {
         // Everyone accepted it or refused it for good: close the entry.
@@ -312,17 +389,16 @@ export class AlertDispatcher {
           receivers.length === 0
             ? 'no receiver: spec.notify is empty and the operator has no default receiver (--slack-webhook-url)'
             : [...rejected.values()].join('; ') || undefined;
-        await this.recordOrRetry(key, state, entry.id, (e) => finish(e, names, rejected, this.now(), error));
+        await this.recordOrRetry(key, state, entry.id, (st, generation) => closeEntry(st, entry.id, names, [...rejected], this.now(), error, generation));
         if (state.timer) return;
         continue;
       }
 
-      // 4. One send. A 429's Retry-After holds every Reservation sending to that URL.
-      const wait = (this.notBefore.get(target.url) ?? 0) - this.now();
+      // 4. One send, at the receiver's rate; a 429's Retry-After holds every Reservation sending to that URL.
+      const wait = this.gate.take(target.url, this.now());
       if (wait > 0) return this.retryLater(key, state, wait);
-      this.notBefore.delete(target.url);
       const ctx: RenderContext = { receivers: names, ...(this.o.clusterName ? { clusterName: this.o.clusterName } : {}) };
-      const outcome = await this.send(target, fresh, entry, ctx, { signal: this.abort.signal, timeoutMs: this.o.sendTimeoutMs ?? 15_000, now: this.now });
+      const outcome = await this.send(target, fresh, entry, ctx, { signal: this.abort.signal, timeoutMs: this.o.sendTimeoutMs ?? 15_000, clock: this.clock });
       const answered = this.now();
       const fields = { reservation: key, entry: entry.id, kind: entry.kind, reason: entry.reason, receiver: target.name, url: redactUrl(target.url) };
 
@@ -342,37 +418,67 @@ export class AlertDispatcher {
         this.log.warn({ ...fields, status: outcome.status, error: outcome.error }, 'alert refused by receiver, not retrying');
         rejected.set(target.name, `${target.name}: ${outcome.error}`);
         const error = `${target.name}: ${outcome.error}`;
-        await this.recordOrRetry(key, state, entry.id, (e) => {
-          if (!isPending(e)) return null;
-          const tried: OutboxEntry = { ...e, attempts: (e.attempts ?? 0) + 1, lastError: clip(error) };
-          return finish(tried, names, rejected, answered) ?? tried;
-        });
+        const refusal = { entryId: entry.id, error, time: answered, attempted: true, receivers: names, rejected: [...rejected] };
+        await this.recordOrRetry(key, state, entry.id, (st, generation) => markRefused(st, refusal, generation));
         if (state.timer) return;
         continue;
       }
       this.o.metrics?.alerts.inc({ receiver: target.name, result: 'retry' });
       state.failures++;
       const delay = outcome.retryAfterMs !== undefined ? Math.min(outcome.retryAfterMs, this.o.maxRetryAfterMs ?? 3_600_000) : this.backoffMs(state.failures);
-      if (outcome.retryAfterMs !== undefined) this.notBefore.set(target.url, answered + delay);
+      if (outcome.retryAfterMs !== undefined) this.gate.holdUntil(target.url, answered + delay);
       this.log.warn({ ...fields, status: outcome.status, error: outcome.error, retryInMs: delay, failures: state.failures }, 'alert not delivered, will retry');
-      await this.recordFailure(state, entry.id, `${target.name}: ${outcome.error}`, true);
+      await this.recordFailure(state, { entryId: entry.id, error: `${target.name}: ${outcome.error}`, time: answered, attempted: true });
       return this.retryLater(key, state, delay);
     }
   }
 
+  /**
+   * The next receiver of `entry` to send to, or why there is none now: a receiver not resolvable
+   * yet, its alert group's answer, or every receiver left waiting for its group. Misconfigured
+   * receivers and refusals by a group go into `rejected`.
+   */
+  private pick(key: string, fresh: Reservation, entry: OutboxEntry, receivers: Receiver[], rejected: Map<string, string>): Choice {
+    const delivered = new Set(entry.deliveredTo ?? []);
+    let waiting = false;
+    for (const r of receivers) {
+      if (delivered.has(r.name) || rejected.has(r.name)) continue;
+      if (r.transientError) {
+        this.log.warn({ reservation: key, receiver: r.name, error: r.transientError }, 'alert receiver not resolvable yet');
+        return { transientError: `${r.name}: ${r.transientError}` };
+      }
+      if (r.error || !r.url) {
+        const error = `${r.name} (${r.source}): ${r.error ?? 'no URL'}`;
+        rejected.set(r.name, error);
+        this.o.metrics?.alerts.inc({ receiver: r.name, result: 'permanent_failure' });
+        this.log.warn({ reservation: key, receiver: r.name, entry: entry.id, error }, 'alert receiver misconfigured');
+        continue;
+      }
+      const target = r as Target;
+      if (target.type === 'slack') this.slackUrls.add(target.url);
+      const expected = entry.kind === 'alert' && entry.reason === 'Missed' ? fresh.status?.lastResult?.expectedTime : undefined;
+      const route = this.grouper?.route(fresh.metadata.namespace ?? 'default', fresh.metadata.name, entry, target, expected) ?? { kind: 'alone' };
+      if (route.kind === 'alone') return { target, waiting };
+      if (route.kind === 'wait') waiting = true;
+      else if (route.kind === 'delivered') return { grouped: { receiver: r.name, time: route.time, group: route.group } };
+      else rejected.set(r.name, route.error);
+    }
+    return { waiting };
+  }
+
   /** A failed attempt in status (attempts, lastError), best effort: the retry does not depend on it. */
-  private async recordFailure(state: KeyState, entryId: string, error: string, attempted: boolean): Promise<void> {
+  private async recordFailure(state: KeyState, mark: FailureMark): Promise<void> {
     try {
-      await this.record(state, (st) => updateEntry(st, entryId, (e) => ({ ...e, ...(attempted ? { attempts: (e.attempts ?? 0) + 1 } : {}), lastError: clip(error) })));
+      await this.record(state, (st, generation) => markRetrying(st, mark, generation));
     } catch (err) {
-      this.log.warn({ err, reservation: `${state.namespace}/${state.name}`, entry: entryId }, 'could not record an alert delivery error');
+      this.log.warn({ err, reservation: `${state.namespace}/${state.name}`, entry: mark.entryId }, 'could not record an alert delivery error');
     }
   }
 
   /** A write that must land before going on; on failure a retry timer is armed (and state.timer is set). */
-  private async recordOrRetry(key: string, state: KeyState, entryId: string, change: (e: OutboxEntry) => OutboxEntry | null): Promise<void> {
+  private async recordOrRetry(key: string, state: KeyState, entryId: string, change: OutboxChange): Promise<void> {
     try {
-      await this.record(state, (st) => updateEntry(st, entryId, change));
+      await this.record(state, change);
     } catch (err) {
       if (err instanceof KubeApiError && err.code === 404) return this.gone(key, state);
       this.log.warn({ err, reservation: key, entry: entryId }, 'could not record an alert result, retrying');
@@ -380,9 +486,9 @@ export class AlertDispatcher {
     }
   }
 
-  /** Writes a pure status mutation through the StatusWriter (null: nothing to do) and keeps the stored copy. */
-  private async record(state: KeyState, mutation: (status: ReservationStatus | undefined) => ReservationStatus | null): Promise<void> {
-    const stored = await this.o.writer.update(state.namespace, state.name, (current) => mutation(current.status));
+  /** Stores what a pure outbox change (src/alerts/outbox.ts) returns (null: nothing to do) and keeps the stored copy. */
+  private async record(state: KeyState, change: OutboxChange): Promise<void> {
+    const stored = await this.o.writer.update(state.namespace, state.name, (current) => change(current.status, current.metadata.generation));
     if (newer(stored, state.latest) || stored.metadata.resourceVersion === state.latest.metadata.resourceVersion) state.latest = stored;
   }
 
@@ -391,60 +497,4 @@ export class AlertDispatcher {
     state.unrecorded.length = 0;
     if (this.keys.get(key) === state) this.keys.delete(key);
   }
-}
-
-/** The status with one outbox entry changed, or null when the entry is gone or unchanged. */
-function updateEntry(status: ReservationStatus | undefined, entryId: string, change: (e: OutboxEntry) => OutboxEntry | null): ReservationStatus | null {
-  const outbox = status?.alert?.outbox;
-  const i = outbox?.findIndex((e) => e.id === entryId) ?? -1;
-  if (!status?.alert || !outbox || i < 0) return null;
-  const next = change(outbox[i]!);
-  if (!next) return null;
-  const copy = [...outbox];
-  copy[i] = next;
-  return { ...status, alert: { ...status.alert, outbox: copy } };
-}
-
-/**
- * Records that `mark.receiver` accepted the entry: adds it to deliveredTo and counts the attempt;
- * closes the entry when every receiver has answered (deliveredTime, or failedPermanently when one
- * refused); moves alert.lastNotifiedTime to when the first receiver accepted it. Null when already
- * recorded (by another replica, or a write whose answer was lost) or the entry is gone.
- */
-export function markDelivered(status: ReservationStatus | undefined, mark: DeliveryMark): ReservationStatus | null {
-  const before = status?.alert?.outbox?.find((e) => e.id === mark.entryId);
-  if (!status?.alert || !before || before.deliveredTime !== undefined || before.deliveredTo?.includes(mark.receiver)) return null;
-  const next = updateEntry(status, mark.entryId, (entry) => {
-    const withThis: OutboxEntry = { ...entry, attempts: (entry.attempts ?? 0) + 1, deliveredTo: [...(entry.deliveredTo ?? []), mark.receiver] };
-    return finish(withThis, mark.receivers, new Map(mark.rejected), mark.time) ?? withThis;
-  });
-  if (next?.alert && (before.deliveredTo?.length ?? 0) === 0) {
-    const at = iso(mark.time);
-    const last = next.alert.lastNotifiedTime ? Date.parse(next.alert.lastNotifiedTime) : NaN;
-    if (!(last >= mark.time)) next.alert.lastNotifiedTime = at;
-  }
-  return next;
-}
-
-/** Closes an entry whose receivers all answered: delivered, or failedPermanently with the refusals. */
-function finish(entry: OutboxEntry, receivers: string[], rejected: Map<string, string>, now: number, error?: string): OutboxEntry | null {
-  if (!isPending(entry)) return null;
-  const delivered = new Set(entry.deliveredTo ?? []);
-  if (receivers.length > 0 && receivers.every((r) => delivered.has(r))) {
-    const next: OutboxEntry = { ...entry, deliveredTime: iso(now) };
-    delete next.lastError;
-    return next;
-  }
-  if (receivers.length > 0 && !receivers.every((r) => delivered.has(r) || rejected.has(r))) return null;
-  return { ...entry, failedPermanently: true, lastError: clip(error ?? ([...rejected.values()].join('; ') || 'refused by every receiver')) };
-}
-
-function clip(text: string, max = 1024): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
-}
-
-function newer(a: Reservation, b: Reservation): boolean {
-  const ra = Number(a.metadata.resourceVersion);
-  const rb = Number(b.metadata.resourceVersion);
-  return Number.isFinite(ra) && Number.isFinite(rb) ? ra > rb : a.metadata.resourceVersion !== b.metadata.resourceVersion;
 }

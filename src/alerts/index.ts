@@ -1,6 +1,6 @@
 // The alerts library the reconciler uses: see dispatcher.ts for the outbox contract.
-export { AlertDispatcher, markDelivered, type AlertDispatcherOptions, type BackoffOptions, type DeliveryMark, type Sender } from './dispatcher.ts';
-export { ALERT_DELIVERY, alertDeliveryCondition, isPending, nextPending, pruneOutbox } from './outbox.ts';
+export { AlertDispatcher, type AlertDispatcherOptions, type Sender } from './dispatcher.ts';
+export { ALERT_DELIVERY, addEntry, alertDeliveryCondition, closeEntry, isPending, markDelivered, markRefused, markRetrying, nextPending, pruneOutbox, withAlertDelivery, type DeliveryMark, type FailureMark, type RefusalMark } from './outbox.ts';
 export { DEFAULT_RECEIVER_NAME, PAGERDUTY_DEFAULT_KEY, parseDefaultReceiver, readSecretUrl, readSecretValue, receiverNames, redactUrl, resolveReceivers, type DefaultReceiver, type Receiver, type ReceiverType } from './receivers.ts';
 export {
   describeFrequency,

@@ -9,6 +9,7 @@
 import { IncomingWebhook, IncomingWebhookHTTPError, IncomingWebhookRequestError, type FetchFunction } from '@slack/webhook';
 import { classifyHttp, classifyNetworkError, type SendOutcome } from './classify.ts';
 import type { SlackMessage } from './render.ts';
+import { systemClock, type Clock } from '../util/clock.ts';
 
 export interface SendOptions {
   /** Aborts the request (shutdown). */
@@ -16,13 +17,13 @@ export interface SendOptions {
   /** Gives up waiting for an answer after this long (a transient error). Default 15 s. */
   timeoutMs?: number;
   /** Clock for Retry-After dates. */
-  now?: () => number;
+  clock?: Clock;
 }
 
 export const DEFAULT_SEND_TIMEOUT_MS = 15_000;
 
 export async function sendSlack(url: string, message: SlackMessage, options: SendOptions = {}): Promise<SendOutcome> {
-  const now = options.now ?? Date.now;
+  const clock = options.clock ?? systemClock;
   let retryAfter: string | null = null;
   const fetchFn: FetchFunction = async (input, init) => {
     const signals = [AbortSignal.timeout(options.timeoutMs ?? DEFAULT_SEND_TIMEOUT_MS)];
@@ -37,7 +38,7 @@ export async function sendSlack(url: string, message: SlackMessage, options: Sen
     await webhook.send({ text: message.text, blocks: message.blocks });
     return { kind: 'delivered', status: 200 };
   } catch (err) {
-    if (err instanceof IncomingWebhookHTTPError) return classifyHttp(err.statusCode, err.body, retryAfter, now());
+    if (err instanceof IncomingWebhookHTTPError) return classifyHttp(err.statusCode, err.body, retryAfter, clock().getTime());
     if (err instanceof IncomingWebhookRequestError) return classifyNetworkError(err.original);
     return classifyNetworkError(err);
   }

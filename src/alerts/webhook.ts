@@ -5,6 +5,7 @@
 import { classifyHttp, classifyNetworkError, type SendOutcome } from './classify.ts';
 import type { WebhookPayload } from './render.ts';
 import { DEFAULT_SEND_TIMEOUT_MS, type SendOptions } from './slack.ts';
+import { systemClock } from '../util/clock.ts';
 
 export async function sendWebhook(url: string, payload: WebhookPayload, options: SendOptions = {}): Promise<SendOutcome> {
   return postJson(url, payload, { 'Idempotency-Key': payload.id }, options);
@@ -15,7 +16,7 @@ export async function sendWebhook(url: string, payload: WebhookPayload, options:
  * answer; `describe` turns the receiver's answer into the one line an error shows.
  */
 export async function postJson(url: string, body: unknown, headers: Record<string, string>, options: SendOptions = {}, describe: (answer: string) => string = (a) => a): Promise<SendOutcome> {
-  const now = options.now ?? Date.now;
+  const clock = options.clock ?? systemClock;
   const signals = [AbortSignal.timeout(options.timeoutMs ?? DEFAULT_SEND_TIMEOUT_MS)];
   if (options.signal) signals.push(options.signal);
   try {
@@ -27,7 +28,7 @@ export async function postJson(url: string, body: unknown, headers: Record<strin
       signal: AbortSignal.any(signals),
     });
     const answer = await response.text();
-    return classifyHttp(response.status, describe(answer), response.headers.get('retry-after'), now());
+    return classifyHttp(response.status, describe(answer), response.headers.get('retry-after'), clock().getTime());
   } catch (err) {
     return classifyNetworkError(err);
   }

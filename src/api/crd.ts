@@ -272,6 +272,7 @@ export const outboxSchema: Schema = {
     lastError: text(1024, 'The last delivery error.'),
     failedPermanently: { type: 'boolean', description: 'A receiver refused for good; not retried.' },
     deliveredTo: { type: 'array', maxItems: LIMITS.notifyTargets + 1, items: text(63, 'Receiver name.'), description: 'Receivers that already accepted it; a retry goes only to the others.' },
+    group: text(63, 'The alert group that delivered it with others (ConfigMap gotel-alert-group-<group> in GoTel\'s namespace).'),
   },
 };
 

@@ -167,6 +167,8 @@ export interface OutboxEntry {
   failedPermanently?: boolean;
   /** Receivers (by name) that already accepted it: a retry goes only to the others. */
   deliveredTo?: string[];
+  /** The alert group that delivered it (ConfigMap `gotel-alert-group-<group>` in GoTel's namespace), when it went out in one. */
+  group?: string;
 }
 
 export interface AlertStatus {

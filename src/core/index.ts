@@ -13,5 +13,5 @@ export { iso } from './time.ts';
 export { judge, FOLD_WAIT_MS, WAIT_RETRY_MS, type Judgement, type JudgeInputs } from './judge.ts';
 export { foldInto, lastArrival, markOf, raiseMark, type FoldItem, type FoldOutcome, type Folded } from './fold.ts';
 export { effectiveReservation, followsCronJob, type CronJobOf, type FollowedCronJob } from './job-ref.ts';
-export { ALERT_DELIVERY, alertDeliveryCondition, isPending, pruneOutbox } from './delivery.ts';
+export { ALERT_DELIVERY, alertDeliveryCondition, isPending, pruneOutbox, withAlertDelivery } from './delivery.ts';
 export { clip } from './text.ts';

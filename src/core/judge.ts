@@ -13,7 +13,7 @@
 // 4. whether that verdict must wait: acknowledged check-ins not yet folded (in another replica's
 //    journal) that would contradict it, e.g. a run called missed that checked in.
 import type { Reservation, ReservationStatus, State } from '../api/reservation.ts';
-import { ALERT_DELIVERY, alertDeliveryCondition } from './delivery.ts';
+import { withAlertDelivery } from './delivery.ts';
 import { canonical, evaluate, type Evaluation, type Transition } from './evaluate.ts';
 import { foldInto, type Folded, type FoldItem, type FoldOutcome } from './fold.ts';
 import { effectiveReservation, type FollowedCronJob } from './job-ref.ts';
@@ -68,7 +68,8 @@ export function judge(reservation: Reservation, now: Date, inputs: JudgeInputs =
   const own = inputs.inPlace === true && reservation.status !== undefined;
   const status = folded?.status ?? (own ? before : structuredClone(before));
   const evaluation = evaluate({ ...effective, status }, now, { inPlace: true, ...(problem ? { specError: problem } : {}) });
-  withDeliveryCondition(evaluation.status, now, reservation.metadata?.generation);
+  const conditions = withAlertDelivery(evaluation.status, now.getTime(), reservation.metadata?.generation).conditions;
+  if (conditions) evaluation.status.conditions = conditions;
   recordSchedule(evaluation.status, problem ? undefined : effective.spec);
   const changed = own || folded !== undefined || canonical(evaluation.status) !== canonical(before);
   const waiting = changed && !folded && contradicted(reservation, evaluation, now, inputs);
@@ -94,14 +95,6 @@ function recordedOnly(before: ReservationStatus, folded: Folded): Judgement {
 
 function wakeupAfter(evaluation: Evaluation, now: Date): number | null {
   return evaluation.nextWakeup ? Math.max(0, evaluation.nextWakeup.getTime() - now.getTime()) : null;
-}
-
-/** Adds (in place) the AlertDelivery condition the outbox implies, once there has been something to send. */
-function withDeliveryCondition(status: ReservationStatus, now: Date, generation: number | undefined): void {
-  const hasOutbox = (status.alert?.outbox?.length ?? 0) > 0 || status.conditions?.some((c) => c.type === ALERT_DELIVERY);
-  if (!hasOutbox) return;
-  const delivery = alertDeliveryCondition(status, now.getTime(), generation);
-  status.conditions = [...(status.conditions ?? []).filter((c) => c.type !== ALERT_DELIVERY), delivery];
 }
 
 /** Records (in place) the schedule judged by, so `kubectl get` shows it for jobRef Reservations too. */

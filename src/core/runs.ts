@@ -10,10 +10,9 @@
 // - inside quiet periods (snooze, maintenance) expected runs are not judged and bad runs are not
 //   counted; good runs are. Nothing is alerted inside them.
 // Durable markers: status.judging.judgedThrough (expected runs), running[].overrun (overruns),
-// status.alert.firing / lastNotifiedTime (the alert).
+// status.alert.firing (the alert; its outbox and lastNotifiedTime change in delivery.ts).
 import type { AlertStatus, Outcome, OutboxEntry, Reservation, ReservationStatus, RunResult } from '../api/reservation.ts';
-import { LIMITS } from '../api/reservation.ts';
-import { pruneOutbox } from './delivery.ts';
+import { addEntry } from './delivery.ts';
 import { formatDuration } from './duration.ts';
 import { FUTURE_TOLERANCE_MS, MAX_JUDGED_PER_CALL, type Compiled } from './spec.ts';
 import { iso, ms } from './time.ts';
@@ -222,12 +221,8 @@ export function applyBad(ctx: Ctx, events: BadEvent[]): void {
 }
 
 function pushEntry(ctx: Ctx, entry: OutboxEntry): void {
-  const { st } = ctx;
-  const alert = (st.alert ??= { firing: false });
-  const outbox = (alert.outbox ??= []);
-  outbox.push(entry);
-  // Bounded by the CRD: the oldest delivered (or given up) entries go first.
-  if (outbox.length > LIMITS.outboxEntries) alert.outbox = pruneOutbox(outbox);
+  // The outbox's own rule (delivery.ts): bounded by the CRD, lastNotifiedTime with it.
+  ctx.st.alert = addEntry(ctx.st, entry).alert;
   ctx.entries.push(entry);
 }
 
@@ -264,7 +259,6 @@ export function updateAlert(ctx: Ctx, now: number): void {
       firing: true,
       reason,
       since: iso(dueTime),
-      lastNotifiedTime: iso(now),
       notifications: 1,
     };
     delete st.alert.resolvedTime;
@@ -300,7 +294,7 @@ export function updateAlert(ctx: Ctx, now: number): void {
         createdTime: iso(now),
         message: `${name(res)} still failing: ${reason} since ${alert.since ?? '?'} (${cf} bad run${cf === 1 ? '' : 's'} in a row; reminder ${n - 1})`,
       };
-      st.alert = { ...alert, reason, lastNotifiedTime: iso(now), notifications: n };
+      st.alert = { ...alert, reason, notifications: n };
       pushEntry(ctx, entry);
     }
   }

@@ -12,9 +12,13 @@
 //   'hold'                 never answer (until release() or close()); the request counts as
 //                          received, not delivered: a stand-in for a process killed mid-send
 // `received` has every request; `delivered` only those answered 2xx (the response fully written).
+// With `rateLimit: { perSecond, burst }` it limits each path as Slack limits a webhook: a request
+// beyond the rate (when no scripted action is queued) gets 429 `rate_limited` with Retry-After
+// (whole seconds until a token is back).
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { TokenBucket } from '../util/token-bucket.ts';
 
 export type ReceiverAction =
   | 'ok'
@@ -70,8 +74,26 @@ const NAMED: Record<string, { status: number; body: string }> = {
   channel_is_archived: { status: 410, body: 'channel_is_archived' },
 };
 
-export async function startSlackReceiver(options: { script?: ReceiverAction[]; onRequest?: (request: ReceivedRequest) => void } = {}): Promise<SlackReceiver> {
+export interface SlackReceiverOptions {
+  script?: ReceiverAction[];
+  onRequest?: (request: ReceivedRequest) => void;
+  /** Per path, like Slack's limit per webhook: beyond it, 429 with Retry-After. */
+  rateLimit?: { perSecond: number; burst: number };
+}
+
+export async function startSlackReceiver(options: SlackReceiverOptions = {}): Promise<SlackReceiver> {
   const queue: ReceiverAction[] = [...(options.script ?? [])];
+  const buckets = new Map<string, TokenBucket>();
+  /** The rate limit's answer for a request to `path` now: undefined when it may pass. */
+  const limited = (path: string): ReceiverAction | undefined => {
+    const limit = options.rateLimit;
+    if (!limit) return undefined;
+    const now = Date.now();
+    let bucket = buckets.get(path);
+    if (!bucket) buckets.set(path, (bucket = new TokenBucket(limit.burst, now)));
+    if (bucket.take(now, limit.perSecond)) return undefined;
+    return { retryAfter: Math.max(1, Math.ceil(bucket.waitMs(limit.perSecond) / 1000)) };
+  };
   const received: ReceivedRequest[] = [];
   const delivered: ReceivedRequest[] = [];
   const held = new Map<ServerResponse, ReceivedRequest>();
@@ -104,7 +126,7 @@ export async function startSlackReceiver(options: { script?: ReceiverAction[]; o
       }
       const rec: ReceivedRequest = { time: new Date(), method: req.method ?? 'GET', path: req.url ?? '/', headers: { ...req.headers }, body };
       received.push(rec);
-      const action = queue.shift() ?? 'ok';
+      const action = queue.shift() ?? limited(rec.path) ?? 'ok';
       if (action === 'hold') {
         held.set(res, rec);
         res.on('close', () => {

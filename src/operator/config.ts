@@ -24,6 +24,8 @@ export interface OperatorConfig {
   logLevel: string;
   /** Status writes per second for check-ins; beyond them check-ins go through the journal. */
   checkinStatusWritesPerSecond: number;
+  /** Alert grouping's window (--alert-group-window); 0: every notification goes alone. */
+  alertGroupWindowMs: number;
   /** PagerDuty and SMTP settings for those receivers. */
   receivers: ReceiverSettings;
   /** Where /metrics is served, apart from the check-ins (a free port on --listen's host unless set). */
@@ -101,6 +103,9 @@ export function operatorOptions(command: Command): Command {
     .addOption(flag('--gotel-api', 'serve GoTel\'s own API: POST /reservation, /checkin, /snooze, /checkout; GET /reservation', 'gotel-api'))
     .addOption(opt('--gotel-api-namespace <ns>', 'namespace of the Reservations GoTel\'s API manages', 'gotel-api-namespace').default('default'))
     .addOption(flag('--gotel-api-anonymous', 'let GoTel\'s API take requests without credentials', 'gotel-api-anonymous'))
+    .addOption(
+      opt('--alert-group-window <duration>', 'notifications for one receiver and cause within this window go out as one message (the first of a quiet period at once); 0 turns grouping off', 'alert-group-window').default('3s'),
+    )
     .addOption(opt('--pagerduty-events-url <url>', 'where PagerDuty receivers\' events go (Events API v2)', 'pagerduty-events-url').default(DEFAULT_PAGERDUTY_EVENTS_URL))
     .addOption(opt('--smtp-url <smtp://host:port>', 'SMTP server for e-mail receivers: smtp:// (STARTTLS when offered, required with --smtp-secret) or smtps://', 'smtp-url'))
     .addOption(opt('--smtp-secret <ns/name>', 'Secret with keys username and password to log in to the SMTP server', 'smtp-secret'))
@@ -125,6 +130,15 @@ export function operatorConfigFromEnv(fileEnv: NodeJS.ProcessEnv = process.env):
     opts[option.attributeName()] = value ?? option.defaultValue;
   }
   return toOperatorConfig(opts, fileEnv);
+}
+
+/** A window that may also be 0 (off), at most a minute: a group must not hold an alert for long. */
+function groupWindow(value: unknown): number {
+  const text = typeof value === 'string' && value ? value.trim() : '3s';
+  if (/^0(ms|s|m|h)?$/.test(text)) return 0;
+  const ms = seconds(text, '--alert-group-window');
+  if (ms > 60_000) throw new ConfigError(`--alert-group-window: "${text}" is longer than 1m; a group must not hold an alert back for long`);
+  return ms;
 }
 
 function seconds(text: string, flag: string): number {
@@ -213,6 +227,7 @@ export function toOperatorConfig(opts: Record<string, unknown>, fileEnv: NodeJS.
     resyncMs: seconds(typeof resync === 'string' ? resync : '10m', '--resync'),
     logLevel: checkLogLevel(typeof logLevel === 'string' ? logLevel : 'info'),
     checkinStatusWritesPerSecond: statusWrites,
+    alertGroupWindowMs: groupWindow(opts.alertGroupWindow),
     receivers,
     metricsListen: metricsListenOf(opts.metricsListen, listenAt),
     statusPage: statusConfig(opts),

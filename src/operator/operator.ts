@@ -182,6 +182,8 @@ export class Operator {
       clusterName: config.clusterName,
       metrics: this.metrics,
       logger: this.logger,
+      groupWindowMs: config.alertGroupWindowMs,
+      groupNamespace: config.leaderElectionNamespace,
     });
   }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { LIMITS, type Condition, type OutboxEntry } from '../../../src/api/reservation.ts';
 import { markDelivered } from '../../../src/alerts/dispatcher.ts';
-import { alertDeliveryCondition, nextPending, pruneOutbox } from '../../../src/alerts/outbox.ts';
+import { addEntry, alertDeliveryCondition, closeEntry, markDelivered as markDeliveredPure, markRefused, markRetrying, nextPending, pruneOutbox } from '../../../src/alerts/outbox.ts';
 import { parseDefaultReceiver, receiverNames } from '../../../src/alerts/receivers.ts';
 
 const entry = (id: string, over: Partial<OutboxEntry> = {}): OutboxEntry => ({
@@ -132,5 +132,53 @@ describe('receiverNames', () => {
   it('uses the default receiver only when notify is empty', () => {
     expect(receiverNames(res([]), { type: 'slack', url: 'http://x' }).map((r) => r.name)).toEqual(['default']);
     expect(receiverNames(res([]), undefined)).toEqual([]);
+  });
+});
+
+describe('the outbox state changes, each one patch with AlertDelivery', () => {
+  const base = (e: OutboxEntry) => ({ alert: { firing: true, lastNotifiedTime: '2026-03-10T01:00:01Z', notifications: 1, outbox: [e] } });
+  const delivery = (s: { conditions?: Condition[] } | null) => s?.conditions?.find((c) => c.type === 'AlertDelivery');
+
+  it('addEntry appends, keeps the CRD bound and sets lastNotifiedTime for alerts and reminders only', () => {
+    const renotify = entry('r', { kind: 'renotify', createdTime: '2026-03-10T03:00:00Z' });
+    const s = addEntry(base(entry('a', delivered)), renotify);
+    expect(s.alert!.outbox!.map((e) => e.id)).toEqual(['a', 'r']);
+    expect(s.alert!.lastNotifiedTime).toBe('2026-03-10T03:00:00Z');
+    const r = addEntry(s, entry('ok', { kind: 'recovery', createdTime: '2026-03-10T04:00:00Z' }));
+    expect(r.alert!.lastNotifiedTime).toBe('2026-03-10T03:00:00Z');
+    const full = Array.from({ length: LIMITS.outboxEntries }, (_, i) => entry(`e${i}`, delivered));
+    expect(addEntry({ alert: { firing: true, outbox: full } }, entry('new')).alert!.outbox).toHaveLength(LIMITS.outboxEntries);
+  });
+
+  it('markDelivered closes the entry and says Delivered in the same status', () => {
+    const s = markDeliveredPure(base(entry('b')), { entryId: 'b', receiver: 'slack', time: NOW, receivers: ['slack'], rejected: [] }, 3)!;
+    expect(s.alert!.outbox![0]!.deliveredTime).toBe('2026-03-10T02:00:00.400Z');
+    expect(delivery(s)).toMatchObject({ status: 'True', reason: 'Delivered', observedGeneration: 3 });
+  });
+
+  it('markRetrying counts an attempt (only a real one) and says Retrying', () => {
+    const s = markRetrying(base(entry('b')), { entryId: 'b', error: 'slack: HTTP 500 internal_error', time: NOW, attempted: true })!;
+    expect(s.alert!.outbox![0]).toMatchObject({ attempts: 1, lastError: 'slack: HTTP 500 internal_error' });
+    expect(delivery(s)).toMatchObject({ status: 'False', reason: 'Retrying' });
+    const unresolved = markRetrying(base(entry('b')), { entryId: 'b', error: 'slack: Secret not found', time: NOW, attempted: false })!;
+    expect(unresolved.alert!.outbox![0]!.attempts).toBeUndefined();
+    expect(markRetrying(base(entry('b', delivered)), { entryId: 'b', error: 'x', time: NOW, attempted: true })).toBeNull();
+  });
+
+  it('markRefused keeps the entry open while another receiver is due, and closes it after', () => {
+    const refusal = { entryId: 'b', error: 'hook: HTTP 410 gone', time: NOW, attempted: true, receivers: ['slack', 'hook'], rejected: [['hook', 'hook: HTTP 410 gone']] as [string, string][] };
+    const open = markRefused(base(entry('b')), refusal)!;
+    expect(open.alert!.outbox![0]).toMatchObject({ attempts: 1, lastError: 'hook: HTTP 410 gone' });
+    expect(open.alert!.outbox![0]!.failedPermanently).toBeUndefined();
+    const closed = markRefused(base(entry('b', { deliveredTo: ['slack'] })), refusal)!;
+    expect(closed.alert!.outbox![0]).toMatchObject({ failedPermanently: true, lastError: 'hook: HTTP 410 gone' });
+    expect(delivery(closed)).toMatchObject({ status: 'False', reason: 'ReceiverRejected' });
+  });
+
+  it('closeEntry gives up an entry with no receiver, naming why', () => {
+    const s = closeEntry(base(entry('b')), 'b', [], [], NOW, 'no receiver')!;
+    expect(s.alert!.outbox![0]).toMatchObject({ failedPermanently: true, lastError: 'no receiver' });
+    expect(delivery(s)).toMatchObject({ status: 'False', reason: 'ReceiverRejected' });
+    expect(closeEntry(s, 'b', [], [], NOW)).toBeNull();
   });
 });

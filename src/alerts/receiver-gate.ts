@@ -1,0 +1,37 @@
+// How fast GoTel may send to one receiver URL: a token bucket per URL (Slack takes about one
+// message a second per webhook, with short bursts) and the Retry-After a 429 asked for, which
+// holds every sender to that URL. Time is passed in (epoch ms).
+import { TokenBucket } from '../util/token-bucket.ts';
+
+export interface Rate {
+  perSecond: number;
+  burst: number;
+}
+
+export class ReceiverGate {
+  private readonly buckets = new Map<string, TokenBucket>();
+  private readonly notBefore = new Map<string, number>();
+  private readonly rate: (url: string) => Rate | undefined;
+
+  /** `rate(url)`: the URL's limit, or undefined for none (Retry-After still holds). */
+  constructor(rate: (url: string) => Rate | undefined) {
+    this.rate = rate;
+  }
+
+  /** 0 when a send to `url` may go now (its token taken), else how many ms to wait first. */
+  take(url: string, now: number): number {
+    const until = this.notBefore.get(url) ?? 0;
+    if (until > now) return until - now;
+    this.notBefore.delete(url);
+    const r = this.rate(url);
+    if (!r) return 0;
+    let bucket = this.buckets.get(url);
+    if (!bucket || bucket.idle(now, r.perSecond)) this.buckets.set(url, (bucket = new TokenBucket(r.burst, now)));
+    return bucket.take(now, r.perSecond) ? 0 : Math.max(1, Math.ceil(bucket.waitMs(r.perSecond)));
+  }
+
+  /** The receiver said Retry-After: nothing goes to `url` before `until`. */
+  holdUntil(url: string, until: number): void {
+    this.notBefore.set(url, Math.max(this.notBefore.get(url) ?? 0, until));
+  }
+}

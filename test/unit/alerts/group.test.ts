@@ -1,0 +1,136 @@
+import { describe, expect, it, vi } from 'vitest';
+import type { OutboxEntry } from '../../../src/api/reservation.ts';
+import { groupHeadline, groupNamespaces, renderPagerDutyGroup, renderSlackGroup, renderWebhookGroup, type AlertGroup, type GroupMark } from '../../../src/alerts/group.ts';
+import type { GroupRecords, StoredGroup } from '../../../src/alerts/group-store.ts';
+import { AlertGrouper, type Target } from '../../../src/alerts/grouper.ts';
+import { ReceiverGate } from '../../../src/alerts/receiver-gate.ts';
+
+const members = (n: number, over: Partial<AlertGroup['members'][number]> = {}): AlertGroup['members'] =>
+  Array.from({ length: n }, (_, i) => ({ namespace: i % 3 === 0 ? 'team-b' : 'team-a', name: `job-${i}`, entryId: `e${i}`, receiver: 'default', dueTime: '2026-03-10T02:05:00Z', expectedTime: '2026-03-10T02:00:00Z', ...over }));
+const group = (n: number, over: Partial<AlertGroup> = {}): AlertGroup => ({ id: 'abc', kind: 'alert', reason: 'Missed', target: { type: 'slack', hash: 'h' }, createdTime: '2026-03-10T02:05:03Z', members: members(n), ...over });
+
+describe('group messages', () => {
+  it('say how many missed which run, where, the first names and how many more', () => {
+    const g = group(412);
+    expect(groupHeadline(g)).toBe('412 Reservations missed their 02:00 UTC run');
+    expect(groupNamespaces(g)).toEqual([['team-a', 274], ['team-b', 138]]);
+    const m = renderSlackGroup(g, { clusterName: 'prod' });
+    expect(m.blocks[0]).toMatchObject({ type: 'header', text: { text: '412 Reservations missed their 02:00 UTC run' } });
+    const all = JSON.stringify(m.blocks);
+    expect(all).toContain('job-0');
+    expect(all).toContain('job-19');
+    expect(all).not.toContain('job-20`');
+    expect(all).toContain('…and 392 more');
+    expect(all).toContain('group abc');
+    expect(m.text).toMatch(/^\[GoTel\] 412 Reservations missed their 02:00 UTC run: team-b\/job-0, team-a\/job-1/);
+  });
+
+  it('name recoveries and runs that differ', () => {
+    expect(groupHeadline(group(3, { kind: 'recovery' }))).toBe('3 Reservations recovered (were Missed)');
+    expect(groupHeadline({ ...group(2), members: [...members(1), ...members(1, { name: 'x', expectedTime: '2026-03-10T02:01:00Z' })] })).toBe('2 Reservations missed their run');
+    expect(groupHeadline(group(2, { reason: 'Failed', kind: 'renotify' }))).toBe('2 Reservations still failing: failed');
+  });
+
+  it('give webhooks one event naming every member, and PagerDuty one event per cause', () => {
+    const w = renderWebhookGroup(group(250), { clusterName: 'prod' });
+    expect(w).toMatchObject({ type: 'group', id: 'group/abc', count: 250, firing: true, cluster: 'prod', namespaces: { 'team-a': 166, 'team-b': 84 } });
+    expect(w.members).toHaveLength(250);
+    const pd = renderPagerDutyGroup(group(5), { clusterName: 'prod' }, 'key');
+    expect(pd).toMatchObject({ event_action: 'trigger', dedup_key: 'gotel/prod/group/Missed', payload: { severity: 'critical', custom_details: { Reservations: '5' } } });
+    expect(renderPagerDutyGroup(group(5, { kind: 'recovery' }), { clusterName: 'prod' }, 'key')).toMatchObject({ event_action: 'resolve', dedup_key: 'gotel/prod/group/Missed' });
+  });
+});
+
+/** A grouper on `store` that records what it sends and whom it wakes. */
+function grouperOn(store: GroupRecords, windowMs: number, resolved: Target | undefined) {
+  const sent: AlertGroup[] = [];
+  const woken: string[] = [];
+  const grouper = new AlertGrouper({
+    store,
+    windowMs,
+    clock: () => new Date(),
+    gate: new ReceiverGate(() => undefined),
+    send: (_t, g) => {
+      sent.push(g);
+      return Promise.resolve({ kind: 'delivered', status: 200 });
+    },
+    wake: (ns, name) => void woken.push(`${ns}/${name}`),
+    resolveTarget: () => Promise.resolve(resolved),
+  });
+  return { grouper, sent, woken };
+}
+
+/** The grouper's windows against an in-memory record store (its own interface, not Kubernetes). */
+function harness(windowMs: number) {
+  const records = new Map<string, StoredGroup>();
+  const store: GroupRecords = {
+    create: (g) => {
+      records.set(g.id, { group: g, createdMs: Date.now() });
+      return Promise.resolve();
+    },
+    mark: (id, mark: GroupMark) => {
+      const r = records.get(id)!;
+      if (r.mark) return Promise.resolve(false);
+      r.mark = mark;
+      return Promise.resolve(true);
+    },
+    list: () => Promise.resolve([...records.values()]),
+    delete: (id) => {
+      records.delete(id);
+      return Promise.resolve();
+    },
+  };
+  const { grouper, sent, woken } = grouperOn(store, windowMs, undefined);
+  return { grouper, records, sent, woken, store };
+}
+
+const target: Target = { name: 'default', type: 'slack', source: 'test', url: 'http://127.0.0.1:1/x' };
+const entry = (id: string, kind: OutboxEntry['kind'] = 'alert'): OutboxEntry => ({ id, kind, reason: 'Missed', dueTime: '2026-03-10T02:05:00Z', createdTime: '2026-03-10T02:05:00Z' });
+
+describe('AlertGrouper', () => {
+  it('sends the first of a quiet period alone, groups what follows within the window, and records it before sending', async () => {
+    const { grouper, records, sent, woken } = harness(50);
+    await grouper.ready;
+    expect(grouper.route('a', 'first', entry('e0'), target)).toEqual({ kind: 'alone' });
+    for (let i = 1; i <= 5; i++) expect(grouper.route('a', `r${i}`, entry(`e${i}`), target)).toEqual({ kind: 'wait' });
+    // Another cause has its own window: its first one goes alone too.
+    expect(grouper.route('a', 'r1', entry('x1', 'recovery'), target)).toEqual({ kind: 'alone' });
+    await vi.waitFor(() => expect(woken.length === 5).toBe(true));
+    expect(sent).toHaveLength(1);
+    expect(sent[0]!.members.map((m) => m.name)).toEqual(['r1', 'r2', 'r3', 'r4', 'r5']);
+    expect(records.get(sent[0]!.id)?.mark?.result).toBe('delivered');
+    const r = grouper.route('a', 'r3', entry('e3'), target);
+    expect(r).toMatchObject({ kind: 'delivered', group: sent[0]!.id });
+    for (let i = 1; i <= 5; i++) grouper.recorded('a', `r${i}`, `e${i}`, 'default');
+    await vi.waitFor(() => expect(records.size === 0).toBe(true));
+    await grouper.stop();
+  });
+
+  it('releases a window holding one notification as a single message', async () => {
+    const { grouper, sent, woken } = harness(30);
+    await grouper.ready;
+    grouper.route('a', 'first', entry('e0'), target);
+    expect(grouper.route('a', 'second', entry('e1'), target)).toEqual({ kind: 'wait' });
+    await vi.waitFor(() => expect(woken.length === 1).toBe(true));
+    expect(grouper.route('a', 'second', entry('e1'), target)).toEqual({ kind: 'alone' });
+    expect(sent).toHaveLength(0);
+    await grouper.stop();
+  });
+
+  it('a new grouper finishes a stored group that was not marked, and answers for the marked ones', async () => {
+    const { grouper: first, records, store } = harness(1000);
+    await first.ready;
+    await first.stop();
+    records.set('old', { group: group(3, { id: 'old', target: { type: 'slack', hash: 'h' } }), createdMs: Date.now() });
+    records.set('done', { group: group(2, { id: 'done' }), createdMs: Date.now(), mark: { result: 'delivered', time: '2026-03-10T02:05:04Z' } });
+    records.get('done')!.group.members = members(2, { namespace: 'z' });
+    const { grouper: second, sent } = grouperOn(store, 1000, target);
+    await second.ready;
+    expect(second.route('z', 'job-1', entry('e1'), target)).toMatchObject({ kind: 'delivered', group: 'done' });
+    await vi.waitFor(() => expect(sent.length === 1).toBe(true));
+    expect(sent[0]!.id).toBe('old');
+    await vi.waitFor(() => expect(records.get('old')?.mark !== undefined).toBe(true));
+    expect(second.route('team-b', 'job-0', entry('e0'), target)).toMatchObject({ kind: 'delivered', group: 'old' });
+    await second.stop();
+  });
+});
