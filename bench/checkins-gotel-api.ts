@@ -21,6 +21,7 @@
 // Reservations' status.checkins; the original: number_of_checkins from its GET /reservation)
 // and prints both counts.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -38,6 +39,8 @@ const RESERVATIONS = Number(process.env.BENCH_RESERVATIONS ?? 100);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const REPLICAS = Number(process.env.BENCH_REPLICAS ?? 1);
 const ORIGINAL = process.env.GOTEL_ORIGINAL_URL;
+/** Process ids of the original GoTel and its MariaDB, to count their CPU time (optional). */
+const ORIGINAL_PIDS = (process.env.GOTEL_ORIGINAL_PIDS ?? '').split(/[ ,]+/).filter(Boolean).map(Number);
 const NS = 'bench';
 const APP = 'bench';
 const MAIN = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
@@ -77,6 +80,24 @@ function load(urls: string[], total: number): Promise<LoadResult> {
     }
     return { latencies, elapsedMs: Math.max(...rs.map((r) => r.elapsedMs)), statuses: [...statuses] };
   });
+}
+
+/**
+ * CPU seconds the processes have used (user + system, from /proc): the cost of a check-in
+ * whatever else the machine runs, where check-ins per second depend on what the other
+ * processes leave.
+ */
+function cpuSeconds(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // gone, or no /proc: counted as nothing
+    }
+  }
+  return ticks / 100;
 }
 
 function pct(sorted: Float64Array, p: number): number {
@@ -119,6 +140,17 @@ const kc = new KubeConfig();
 kc.loadFromString(plane.kubeconfig);
 const rest = new KubeRest(kc);
 const operators: ChildProcess[] = [];
+const metricsUrls: string[] = [];
+
+/** Journal batches the operators have written (their /metrics). */
+async function journalCreates(): Promise<number> {
+  let n = 0;
+  for (const url of metricsUrls) {
+    const text = await (await fetch(url)).text();
+    n += Number(/^gotel_checkin_journal_batches_total\{op="create"\} (\d+)/m.exec(text)?.[1] ?? 0);
+  }
+  return n;
+}
 
 /** GoTel's count: the Reservations' status.checkins, summed. */
 async function gotelCount(): Promise<number> {
@@ -140,7 +172,12 @@ interface System {
   /** The count before the first check-in of the benchmark, and check-ins acknowledged since (warm-ups too). */
   base: number;
   acked: number;
-  rounds: { rate: number; p50: number; p99: number; max: number; acked: number; counted: number; bad: number }[];
+  /** Its server processes (CPU time); empty when unknown. */
+  pids: number[];
+  pidNames: string[];
+  /** Writes to its store so far, where known (GoTel: journal batches). */
+  writes?: () => Promise<number>;
+  rounds: { cpuMs: number; rate: number; p50: number; p99: number; max: number; acked: number; counted: number; bad: number }[];
 }
 
 /** Waits (up to 60 s) until the count has grown by every check-in acknowledged so far; returns the growth seen. */
@@ -159,17 +196,24 @@ const ackedIn = (r: LoadResult): number => r.statuses.find(([code]) => code === 
 async function round(system: System): Promise<void> {
   system.acked += ackedIn(await load(system.urls, Math.min(2000, TOTAL))); // warm-up: connections, JIT, caches
   await sleep(500);
+  const cpu0 = system.pids.map((pid) => cpuSeconds([pid]));
+  const writes0 = await system.writes?.();
   const r = await load(system.urls, TOTAL);
+  const writes = writes0 === undefined ? undefined : (await system.writes!()) - writes0;
+  const perProcess = system.pids.map((pid, i) => ((cpuSeconds([pid]) - cpu0[i]!) * 1000) / TOTAL);
+  const cpuMs = perProcess.reduce((a, b) => a + b, 0);
   const acked = ackedIn(r);
   system.acked += acked;
   // Every check-in acknowledged so far (warm-ups included) is counted: not one lost, none twice.
   const grown = await counted(system);
   const sorted = Float64Array.from(r.latencies).sort();
-  const row = { rate: TOTAL / (r.elapsedMs / 1000), p50: pct(sorted, 50), p99: pct(sorted, 99), max: sorted[sorted.length - 1] ?? 0, acked: system.acked, counted: grown, bad: TOTAL - acked };
+  const row = { cpuMs, rate: TOTAL / (r.elapsedMs / 1000), p50: pct(sorted, 50), p99: pct(sorted, 99), max: sorted[sorted.length - 1] ?? 0, acked: system.acked, counted: grown, bad: TOTAL - acked };
   system.rounds.push(row);
+  const split = system.pids.length ? `  CPU ms per check-in by process: ${perProcess.map((ms, i) => `${system.pidNames[i]} ${ms.toFixed(3)}`).join(', ')}` : '';
   console.log(
-    `${system.name.padEnd(34)}| ${row.rate.toFixed(0).padStart(11)} | ${row.p50.toFixed(1).padStart(6)} | ${row.p99.toFixed(1).padStart(6)} | ${row.max.toFixed(0).padStart(6)} | ${String(acked).padStart(6)} | ${`${grown}/${system.acked}`.padStart(13)}${grown === system.acked ? '' : ' !! MISMATCH'} | ${String(row.bad).padStart(7)}`,
+    `${system.name.padEnd(34)}| ${row.rate.toFixed(0).padStart(11)} | ${row.p50.toFixed(1).padStart(6)} | ${row.p99.toFixed(1).padStart(6)} | ${row.max.toFixed(0).padStart(6)} | ${String(acked).padStart(6)} | ${`${grown}/${system.acked}`.padStart(13)}${grown === system.acked ? '' : ' !! MISMATCH'} | ${String(row.bad).padStart(7)} | ${system.pids.length ? cpuMs.toFixed(3).padStart(6) : '     -'}`,
   );
+  if (split) console.log(`${split}${writes === undefined ? '' : `; ${writes} journal writes, ${(TOTAL / Math.max(1, writes)).toFixed(1)} check-ins per write`}`);
 }
 
 try {
@@ -178,6 +222,8 @@ try {
   const urls: string[] = [];
   for (let i = 0; i < REPLICAS; i++) {
     const port = await freePort();
+    const metricsPort = await freePort();
+    metricsUrls.push(`http://127.0.0.1:${metricsPort}/metrics`);
     const url = `http://127.0.0.1:${port}`;
     const child = spawn(
       process.execPath,
@@ -188,7 +234,7 @@ try {
         `--kubeconfig=${plane.kubeconfigPath}`,
         `--namespaces=${NS}`,
         `--listen=127.0.0.1:${port}`,
-        '--metrics-listen=127.0.0.1:0',
+        `--metrics-listen=127.0.0.1:${metricsPort}`,
         `--identity=bench-${i}`,
         `--leader-election-namespace=${NS}`,
         '--gotel-api',
@@ -204,10 +250,10 @@ try {
     urls.push(url);
   }
   await reserve(urls[0]!);
-  const systems: System[] = [{ name: `GoTel (${REPLICAS} operator${REPLICAS > 1 ? 's' : ''}, etcd fsync)`, urls, count: gotelCount, base: 0, acked: 0, rounds: [] }];
+  const systems: System[] = [{ name: `GoTel (${REPLICAS} operator${REPLICAS > 1 ? 's' : ''}, etcd fsync)`, urls, count: gotelCount, base: 0, acked: 0, pids: [...plane.pids, ...operators.map((o) => o.pid!)], pidNames: ['etcd', 'kube-apiserver', ...operators.map((_, i) => `operator-${i}`)], writes: journalCreates, rounds: [] }];
   if (ORIGINAL) {
     await reserve(ORIGINAL);
-    systems.push({ name: 'original GoTel (MariaDB, fsync)', urls: [ORIGINAL], count: () => originalCount(ORIGINAL), base: 0, acked: 0, rounds: [] });
+    systems.push({ name: 'original GoTel (MariaDB, fsync)', urls: [ORIGINAL], count: () => originalCount(ORIGINAL), base: 0, acked: 0, pids: ORIGINAL_PIDS, pidNames: ORIGINAL_PIDS.map((_, i) => (i === 0 ? 'gotel' : i === 1 ? 'mariadbd' : `pid-${i}`)), rounds: [] });
   }
   for (const s of systems) s.base = await s.count();
   // Every operator knows the last reservation (its informer has them all) before the load.
@@ -224,13 +270,14 @@ try {
 
   console.log(`POST /checkin {app, component}: ${TOTAL} per round, ${RESERVATIONS} reservations, ${CONCURRENCY} connections, ${ROUNDS} round(s) in turn; ${cpus().length} cores (load average ${loadavg()[0]!.toFixed(1)} at start)`);
   console.log('GoTel: kube-apiserver v1.36.3 + etcd with fsync on loopback, anonymous GoTel API; acknowledged = 200 with "success":true');
-  console.log('system                            | check-ins/s | p50 ms | p99 ms | max ms |  acked | counted/acked | not ack');
-  console.log('----------------------------------|-------------|--------|--------|--------|--------|---------------|--------');
+  console.log('system                            | check-ins/s | p50 ms | p99 ms | max ms |  acked | counted/acked | not ack | CPU ms/check-in');
+  console.log('----------------------------------|-------------|--------|--------|--------|--------|---------------|---------|----------------');
   for (let i = 0; i < ROUNDS; i++) for (const s of systems) await round(s);
   if (!ORIGINAL) console.log('original: skipped (no source: set GOTEL_ORIGINAL_URL to a running original GoTel)');
   else {
     const mean = (s: System, f: (r: System['rounds'][number]) => number) => s.rounds.reduce((a, r) => a + f(r), 0) / s.rounds.length;
     const [g, o] = systems as [System, System];
+    if (o.pids.length) console.log(`CPU per check-in (servers and their stores): GoTel ${mean(g, (r) => r.cpuMs).toFixed(3)} ms, original ${mean(o, (r) => r.cpuMs).toFixed(3)} ms (${(mean(o, (r) => r.cpuMs) / mean(g, (r) => r.cpuMs)).toFixed(2)}x less for GoTel)`);
     console.log(
       `ratio GoTel / original: ${(mean(g, (r) => r.rate) / mean(o, (r) => r.rate)).toFixed(2)}x the rate (mean of ${ROUNDS} rounds: ${mean(g, (r) => r.rate).toFixed(0)}/s vs ${mean(o, (r) => r.rate).toFixed(0)}/s), p99 ${mean(g, (r) => r.p99).toFixed(1)} ms vs ${mean(o, (r) => r.p99).toFixed(1)} ms`,
     );
