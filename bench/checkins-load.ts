@@ -1,6 +1,9 @@
 // The load generator of bench/checkins.ts, in a worker thread so it does not share the server's
 // event loop: `concurrency` keep-alive connections send `total` check-ins over `paths` in turn and
-// report each one's acknowledgement time.
+// report each one's acknowledgement time. With `bodies` (GoTel's API: one JSON body per target,
+// sent as application/json) the path list is cycled together with them, and with `ackMarker` a
+// 200 counts as acknowledged only when its body contains it (the original GoTel answers 200
+// with "success":false when it failed to store).
 import { Agent, request } from 'node:http';
 import { parentPort, workerData } from 'node:worker_threads';
 
@@ -18,26 +21,35 @@ interface Job {
    * Without it each client sends its next check-in as soon as the last is answered.
    */
   rate?: number;
+  /** JSON bodies, sent with `paths[i % paths.length]` as `bodies[i % bodies.length]`; no `?rid=`. */
+  bodies?: string[];
+  /** A 200 whose body lacks this is counted under status 0 (not acknowledged). */
+  ackMarker?: string;
 }
 
 const job = workerData as Job;
 const target = new URL(job.url);
 const agent = new Agent({ keepAlive: true, maxSockets: job.concurrency });
 
-function post(path: string): Promise<{ ms: number; status: number; journaled: boolean }> {
+const contentType = job.bodies ? 'application/json' : 'text/plain';
+
+function post(path: string, payload: string): Promise<{ ms: number; status: number; journaled: boolean }> {
   const t0 = performance.now();
   return new Promise((resolve) => {
     const req = request(
-      { host: target.hostname, port: target.port, method: 'POST', path, agent, headers: { 'Content-Type': 'text/plain', ...(job.token ? { Authorization: `Bearer ${job.token}` } : {}) } },
+      { host: target.hostname, port: target.port, method: 'POST', path, agent, headers: { 'Content-Type': contentType, ...(job.token ? { Authorization: `Bearer ${job.token}` } : {}) } },
       (res) => {
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (chunk: string) => (body += chunk));
-        res.on('end', () => resolve({ ms: performance.now() - t0, status: res.statusCode ?? 0, journaled: body.includes('"storedIn":"journal"') }));
+        res.on('end', () => {
+          const status = res.statusCode === 200 && job.ackMarker && !body.includes(job.ackMarker) ? 0 : (res.statusCode ?? 0);
+          resolve({ ms: performance.now() - t0, status, journaled: body.includes('"storedIn":"journal"') });
+        });
       },
     );
     req.on('error', () => resolve({ ms: performance.now() - t0, status: 0, journaled: false }));
-    req.end('bench');
+    req.end(payload);
   });
 }
 
@@ -58,7 +70,9 @@ await Promise.all(
         if (wait > 0) await new Promise((r) => setTimeout(r, wait));
         else lateBy = -wait;
       }
-      const r = await post(`${job.paths[i % job.paths.length]}?rid=${job.ridPrefix}${i}`);
+      const r = job.bodies
+        ? await post(job.paths[i % job.paths.length]!, job.bodies[i % job.bodies.length]!)
+        : await post(`${job.paths[i % job.paths.length]}?rid=${job.ridPrefix}${i}`, 'bench');
       latencies[i] = r.ms + lateBy;
       if (r.journaled) journaled++;
       statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);

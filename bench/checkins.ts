@@ -9,6 +9,9 @@
 //
 //   npm run bench:checkins      (BENCH_TOTAL=20000 BENCH_CONCURRENCY=128 BENCH_RATE=1000 BENCH_STATUS_WRITES=5 BENCH_SCENARIOS=1,2 to change)
 //
+// Through GoTel's own API (POST /checkin) against etcd with fsync on, side by side with the
+// original GoTel: bench/checkins-gotel-api.ts (npm run bench:checkins:gotel-api).
+//
 // The load generator runs in a worker thread; the check-in server, the apiserver and etcd share
 // the machine's cores with it. Rate limiting is off (its default, 100/s per Reservation, would be
 // what is measured for the hot Reservation otherwise).

@@ -28,6 +28,12 @@ export interface ControlPlaneOptions {
   progress?: Progress;
   /** Extra kube-apiserver flags, `--flag=value`. */
   apiserverFlags?: string[];
+  /**
+   * etcd fsyncs its log before it answers, as in production (default false: tests and demos need
+   * no durability across a machine crash, and fsync costs them time). Benchmarks of durable
+   * writes set it.
+   */
+  fsync?: boolean;
 }
 
 export interface ControlPlane {
@@ -115,7 +121,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       `--listen-peer-urls=http://127.0.0.1:${etcdPeerPort}`,
       `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeerPort}`,
       `--initial-cluster=gotel-${name}=http://127.0.0.1:${etcdPeerPort}`,
-      '--unsafe-no-fsync', // tests and demos only: durability across a machine crash is not needed
+      ...(options.fsync ? [] : ['--unsafe-no-fsync']), // see ControlPlaneOptions.fsync
       '--log-level=warn',
     ];
     specs.set('etcd', { binary: assets.etcd, args: etcdArgs, ready: () => probe(`${etcdUrl}/health`), what: `${name}: etcd /health`, timeoutMs: 30_000 });
