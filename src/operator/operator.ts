@@ -32,6 +32,7 @@ import { Reconciler } from './reconciler.ts';
 import { createStatusRouter } from '../status/router.ts';
 import { createApp, listen } from './server.ts';
 import { Watched } from './watched.ts';
+import { FirstPass } from './first-pass.ts';
 import { peerServices, type Service } from '../ha/index.ts';
 import { createMetricsApp } from './server.ts';
 
@@ -59,6 +60,8 @@ export class Operator {
   /** The alert sender of the current leadership term. */
   private outbox?: AlertDispatcher;
   private outboxStopping: Promise<void> = Promise.resolve();
+  /** This term's first judgement of every Reservation (when it ends, every deadline has its timer). */
+  private readonly firstPass = new FirstPass();
   private resyncTimer?: NodeJS.Timeout;
   private leaderSince = 0;
   private http?: { url: string; close: () => Promise<void> };
@@ -71,7 +74,7 @@ export class Operator {
     this.rest = new KubeRest(kc);
     this.writer = new StatusWriter(this.rest);
     // One queue: Reservation keys go to the reconciler, Job keys to the Job check-ins.
-    this.queue = new WorkQueue((key) => (key.startsWith(JOB_KEY_PREFIX) ? this.jobWatcher.process(key) : this.reconciler.reconcile(key)), { logger });
+    this.queue = new WorkQueue((key) => (key.startsWith(JOB_KEY_PREFIX) ? this.jobWatcher.process(key) : this.reconcile(key)), { logger });
     const enqueue = (key: string): void => this.queue.add(key);
     this.reservations = new Watched(this.rest, {
       namespaces: config.namespaces,
@@ -142,6 +145,12 @@ export class Operator {
     return [...this.reservations.informers, ...this.jobWatcher.informers, ...this.journalView.informers] as Informer<KubeObject>[];
   }
 
+  private async reconcile(key: string): ReturnType<Reconciler['reconcile']> {
+    const result = await this.reconciler.reconcile(key);
+    this.firstPass.judged(key, Date.now());
+    return result;
+  }
+
   /** Reservations and known Jobs, all enqueued: a new leader judges everything from durable status. */
   private enqueueAll(): void {
     for (const key of this.reservations.keys()) this.queue.add(key);
@@ -152,6 +161,10 @@ export class Operator {
     this.metrics.leader.set(1);
     this.leaderSince = Date.now();
     this.reconciler.reset();
+    this.firstPass.begin(this.reservations.keys(), Date.now(), (reservations, ms) => {
+      this.metrics.deadlinesArmed.set(1);
+      this.logger.info({ reservations, ms, processUptimeMs: Math.round(process.uptime() * 1000) }, 'every deadline re-armed');
+    });
     this.enqueueAll();
     // The last term's sender must have finished (and recorded) its send in flight before a new
     // one looks at the outbox, or both could send the same entry.
@@ -164,6 +177,8 @@ export class Operator {
 
   private stoppedLeading(): void {
     this.metrics.leader.set(0);
+    this.metrics.deadlinesArmed.set(0);
+    this.firstPass.cancel();
     this.queue.cancelDelayed();
     this.reconciler.reset();
     // Only the leader sends: a former leader stops retrying at once.
