@@ -52,6 +52,8 @@ export interface CheckinRouterDeps {
   auth?: AuthOptions;
   /** The operator's informer cache, to save a GET per check-in (optional). */
   reservations?: ReservationSource;
+  /** This deployment's --selector: a Reservation it does not select is answered 404 NotInShard. */
+  selector?: string;
   /** How long a Reservation read for authentication is reused without a source (default 2 s). */
   reservationCacheTtlMs?: number;
   /** GoTel's own API (`/reservation`, `/checkin`, `/snooze`, `/checkout`); off unless enabled. */
@@ -161,6 +163,7 @@ export function createCheckinContext(deps: CheckinRouterDeps): CheckinContext {
     lookup: new ReservationLookup(deps.rest, {
       clock: () => now().getTime(),
       ...(deps.reservations ? { source: deps.reservations } : {}),
+      ...(deps.selector ? { selector: deps.selector } : {}),
       ...(deps.reservationCacheTtlMs !== undefined ? { ttlMs: deps.reservationCacheTtlMs } : {}),
     }),
     ...(rl ? { limiter: new RateLimiter(rl, () => now().getTime()) } : {}),
@@ -193,7 +196,7 @@ async function handleCheckin(ctx: CheckinContext, req: Request, res: Response, r
   const rid = queryRunId(req);
 
   const reservation = await ctx.lookup.get(target.namespace, target.name).catch((err: unknown) => {
-    throw err instanceof HttpError && err.status === 404 ? new HttpError(404, 'NotFound', `Reservation ${key} not found`) : err;
+    throw err instanceof HttpError && err.status === 404 && err.reason !== 'NotInShard' ? new HttpError(404, 'NotFound', `Reservation ${key} not found`) : err;
   });
   await ctx.auth.authorizeCheckin(reservation, req.headers.authorization);
 

@@ -78,6 +78,7 @@ export class Operator {
     const enqueue = (key: string): void => this.queue.add(key);
     this.reservations = new Watched(this.rest, {
       namespaces: config.namespaces,
+      ...(config.selector ? { selector: config.selector } : {}),
       logger,
       onReservation: (key) => {
         // The writer starts from the freshest copy we have: most writes then need no read.
@@ -131,7 +132,7 @@ export class Operator {
     this.peers = peerServices({ rest: this.rest, config, metrics, logger, isLeader, reservations: this.reservations, cachesSynced: () => this.notReadyReason() === null });
     this.elector = new LeaderElector(this.rest, {
       namespace: config.leaderElectionNamespace,
-      name: 'gotel-leader',
+      name: config.leaderLeaseName,
       identity: config.identity,
       leaseDurationMs: config.leaseDurationMs,
       logger,
@@ -209,6 +210,7 @@ export class Operator {
       cronJobOf: this.reservations.cronJobOf.bind(this.reservations),
       store: this.store,
       reservations: { get: (namespace, name) => this.reservations.get(`${namespace}/${name}`) },
+      ...(this.config.selector ? { selector: this.config.selector } : {}),
       gotelApi: this.config.gotelApi,
     });
   }
@@ -248,7 +250,7 @@ export class Operator {
     this.http = await listen(app, this.config.listen.host, this.config.listen.port);
     const metricsAt = this.config.metricsListen;
     this.metricsHttp = await listen(createMetricsApp(this.metrics), metricsAt.host, metricsAt.port);
-    this.logger.info({ url: this.http.url, metricsUrl: this.metricsHttp.url, identity: this.config.identity, namespaces: this.config.namespaces }, 'operator listening');
+    this.logger.info({ url: this.http.url, metricsUrl: this.metricsHttp.url, identity: this.config.identity, namespaces: this.config.namespaces, selector: this.config.selector, lease: this.config.leaderLeaseName }, 'operator listening');
     this.jobWatcher.start();
     for (const inf of [...this.reservations.informers, ...this.journalView.informers]) inf.start();
     await Promise.all(this.informers.map((i) => i.waitForSync()));
