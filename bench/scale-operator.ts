@@ -20,6 +20,8 @@ export interface OperatorProcess {
   readonly metricsUrl: Promise<string>;
   /** CPU seconds used so far (user + system, /proc/<pid>/stat); NaN once it exited. */
   cpuSeconds(): number;
+  /** CPU seconds from its 'operator listening' line to the re-armed line: the caches' list and the first pass. */
+  firstPassCpuSeconds(): number;
   /** Peak resident set size so far, MiB (VmHWM); NaN once it exited. */
   peakRssMiB(): number;
   kill(): Promise<void>;
@@ -36,11 +38,27 @@ export function startOperatorProcess(args: string[], nodeOptions: string[] = [])
   rearmed.catch(() => {});
   let resolveMetrics: (url: string) => void = () => {};
   const metricsUrl = new Promise<string>((resolve) => (resolveMetrics = resolve));
+  let cpuListening = NaN;
+  let cpuRearmed = NaN;
   createInterface({ input: child.stdout }).on('line', (line) => {
-    if (line.includes(REARMED_MESSAGE)) resolveRearmed(Date.now());
-    else if (line.includes('"metricsUrl"')) resolveMetrics((JSON.parse(line) as { metricsUrl: string }).metricsUrl);
+    if (line.includes(REARMED_MESSAGE)) {
+      cpuRearmed = cpuSeconds();
+      resolveRearmed(Date.now());
+    } else if (line.includes('"metricsUrl"')) {
+      cpuListening = cpuSeconds();
+      resolveMetrics((JSON.parse(line) as { metricsUrl: string }).metricsUrl);
+    }
     else if (/"level":(50|60)/.test(line)) process.stderr.write(`operator: ${line}\n`);
   });
+  function cpuSeconds(): number {
+    try {
+      // Fields 14 and 15 (utime, stime) in clock ticks (100/s), counted after the ") " that ends the command name.
+      const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return (Number(fields[11]) + Number(fields[12])) / 100;
+    } catch {
+      return NaN;
+    }
+  }
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => void (stderr = (stderr + c.toString()).slice(-4000)));
   child.once('exit', (code, signal) => rejectRearmed(new Error(`operator exited (${signal ?? code}) before re-arming: ${stderr}`)));
@@ -49,15 +67,8 @@ export function startOperatorProcess(args: string[], nodeOptions: string[] = [])
     startedAt,
     rearmed,
     metricsUrl,
-    cpuSeconds() {
-      try {
-        // Fields 14 and 15 (utime, stime) in clock ticks, counted after the ") " that ends the command name.
-        const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-        return (Number(fields[11]) + Number(fields[12])) / 100;
-      } catch {
-        return NaN;
-      }
-    },
+    cpuSeconds,
+    firstPassCpuSeconds: () => cpuRearmed - cpuListening,
     peakRssMiB() {
       try {
         const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));

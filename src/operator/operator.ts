@@ -7,7 +7,6 @@
 // a dead replica's journal). Every replica takes HTTP check-ins and stores each with the verdict
 // it brings (the same judge, inside the same status write), so a recovery a check-in brings is
 // recorded wherever it arrives; only the leader sends it.
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { randomUUID } from 'node:crypto';
 import { AlertDispatcher } from '../alerts/dispatcher.ts';
@@ -23,6 +22,7 @@ import { createEventRecorder } from '../k8s/events.ts';
 import type { Informer, KubeObject } from '../k8s/informer.ts';
 import { LeaderElector } from '../k8s/leader-election.ts';
 import { KubeRest } from '../k8s/rest.ts';
+import type { KubeCredentials } from '../k8s/credentials.ts';
 import { StatusWriter } from '../k8s/status-writer.ts';
 import { WorkQueue } from '../k8s/work-queue.ts';
 import type { Metrics } from '../metrics.ts';
@@ -67,7 +67,7 @@ export class Operator {
   private http?: { url: string; close: () => Promise<void> };
   private metricsHttp?: { url: string; close: () => Promise<void> };
 
-  constructor(config: OperatorConfig, kc: KubeConfig, metrics: Metrics, logger: Logger) {
+  constructor(config: OperatorConfig, kc: KubeCredentials, metrics: Metrics, logger: Logger) {
     this.config = config;
     this.metrics = metrics;
     this.logger = logger;
