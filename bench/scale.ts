@@ -4,7 +4,7 @@
 //
 //   npm run bench:scale                          (10,000 Reservations, both runs)
 //   npm run bench:scale -- --reservations 500 --spread 60s     (a quick check)
-//   flags: --reservations N, --runs a,b, --spread 5m (run b), --receivers 4, --concurrency 32,
+//   flags: --reservations N, --runs a,b (r: quiet restarts only, see quietRestarts), --spread 5m (run b), --receivers 4, --concurrency 32,
 //          --wait 60s (after the last deadline), --lead (time before the first deadline; default
 //          grows with N), BENCH_NODE_OPTIONS="--heap-prof" for the operator's node,
 //          BENCH_OPERATOR=/path/to/other/checkout/src/cli/main.ts to measure another version.
@@ -250,6 +250,40 @@ async function run(kind: 'a' | 'b'): Promise<RunResult> {
   }
 }
 
+/**
+ * Run (r): quiet restarts. N Reservations whose deadlines are far away, all first-judged; then
+ * SIGKILL and restart three times, each timed from the kill to the "every deadline re-armed" line.
+ */
+async function quietRestarts(): Promise<void> {
+  const ns = 'scale-r';
+  await rest.request({ method: 'POST', path: '/api/v1/namespaces', body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } } });
+  let op = await operatorFor(ns, 'r');
+  const t0 = Date.now();
+  await pool(N, CONCURRENCY, async (i) => {
+    const spec = i % 2 === 0 ? { schedule: '0 3 1 1 *', timeZone: 'UTC' } : { every: '6h' };
+    await rest.request({ method: 'POST', path: `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${PLURAL}`, body: { apiVersion: API_VERSION, kind: KIND, metadata: { name: `r-${i}` }, spec } });
+  });
+  log(`run r: created ${N} in ${((Date.now() - t0) / 1000).toFixed(1)} s; waiting for every first judgement`);
+  while ((await listAll(rest, ns)).filter((x) => x.status?.deadline).length < N) await sleep(5000);
+  const judgedSeconds = (Date.now() - t0) / 1000;
+  const times: number[] = [];
+  let peak = op.peakRssMiB();
+  for (let k = 0; k < 3; k++) {
+    peak = Math.max(peak, op.peakRssMiB());
+    const killedAt = Date.now();
+    await op.kill();
+    op = startOperatorProcess([`--kubeconfig=${plane.kubeconfigPath}`, `--namespaces=${ns}`, '--listen=127.0.0.1:0', '--metrics-listen=127.0.0.1:0', '--identity=bench-r', `--leader-election-namespace=${ns}`, '--log-level=info'], NODE_OPTIONS);
+    times.push((await op.rearmed) - killedAt);
+    await sleep(3000);
+  }
+  peak = Math.max(peak, op.peakRssMiB());
+  const restartedPeak = op.peakRssMiB();
+  await op.kill();
+  console.log(`\n(r) quiet restarts: ${N} Reservations, deadlines hours away, all first-judged after ${judgedSeconds.toFixed(0)} s`);
+  console.log(`  SIGKILL -> every deadline re-armed: ${times.map((t) => `${(t / 1000).toFixed(2)} s`).join(', ')}`);
+  console.log(`  operator peak RSS (VmHWM): ${peak.toFixed(0)} MiB over the run; ${restartedPeak.toFixed(0)} MiB for a process that listed all ${N} at start`);
+}
+
 function print(r: RunResult): void {
   const l = r.latencies;
   console.log(`\n${r.name}: ${r.created} Reservations (created in ${r.createSeconds.toFixed(1)} s, ${(r.created / r.createSeconds).toFixed(0)}/s; all first-judged after ${r.firstPassSeconds.toFixed(1)} s)`);
@@ -263,7 +297,10 @@ function print(r: RunResult): void {
 
 try {
   console.log(`GoTel at scale: ${N} Reservations (half cron, half every), one gotel operator process, ${RECEIVERS} Slack-like webhooks (1 message/s, burst 3, then 429 Retry-After); ${cpus().length} cores, load average ${loadavg()[0]!.toFixed(1)} at start; kube-apiserver + etcd on loopback; operator ${OPERATOR_MAIN}`);
-  for (const kind of flags.runs.split(',') as ('a' | 'b')[]) print(await run(kind));
+  for (const kind of flags.runs.split(',') as ('a' | 'b' | 'r')[]) {
+    if (kind === 'r') await quietRestarts();
+    else print(await run(kind));
+  }
   console.log(`\nload average at the end: ${loadavg()[0]!.toFixed(1)}`);
 } finally {
   rest.close();

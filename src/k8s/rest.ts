@@ -29,11 +29,14 @@ export interface RestRequest {
   timeoutMs?: number;
 }
 
+/** Requests in flight per client: as many as the operator's work queue has workers (src/operator/operator.ts). */
+export const REQUEST_CONCURRENCY = 16;
+
 export class KubeRest {
   readonly server: string;
   private readonly kc: KubeCredentials;
-  private readonly httpsAgent = new Agent({ keepAlive: true, maxSockets: 8 });
-  private readonly httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 8 });
+  private readonly httpsAgent = new Agent({ keepAlive: true, maxSockets: REQUEST_CONCURRENCY });
+  private readonly httpAgent = new HttpAgent({ keepAlive: true, maxSockets: REQUEST_CONCURRENCY });
   // Watches hold their connection for minutes: their own pool, so they never starve requests.
   private readonly watchAgent = new Agent({ keepAlive: false });
   private readonly watchHttpAgent = new HttpAgent({ keepAlive: false });

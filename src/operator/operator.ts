@@ -21,7 +21,7 @@ import { FOLD_WAIT_MS } from '../core/index.ts';
 import { createEventRecorder } from '../k8s/events.ts';
 import type { Informer, KubeObject } from '../k8s/informer.ts';
 import { LeaderElector } from '../k8s/leader-election.ts';
-import { KubeRest } from '../k8s/rest.ts';
+import { KubeRest, REQUEST_CONCURRENCY } from '../k8s/rest.ts';
 import type { KubeCredentials } from '../k8s/credentials.ts';
 import { StatusWriter } from '../k8s/status-writer.ts';
 import { WorkQueue } from '../k8s/work-queue.ts';
@@ -73,8 +73,11 @@ export class Operator {
     this.logger = logger;
     this.rest = new KubeRest(kc);
     this.writer = new StatusWriter(this.rest);
-    // One queue: Reservation keys go to the reconciler, Job keys to the Job check-ins.
-    this.queue = new WorkQueue((key) => (key.startsWith(JOB_KEY_PREFIX) ? this.jobWatcher.process(key) : this.reconcile(key)), { logger });
+    // One queue: Reservation keys go to the reconciler, Job keys to the Job check-ins. Sixteen
+    // workers: a reconcile that writes waits a round trip for the apiserver, and with four, many
+    // Reservations created or due at once were written at the pace of four round trips (one key
+    // still has one worker at a time, so no object sees concurrent writes from here).
+    this.queue = new WorkQueue((key) => (key.startsWith(JOB_KEY_PREFIX) ? this.jobWatcher.process(key) : this.reconcile(key)), { logger, concurrency: REQUEST_CONCURRENCY });
     const enqueue = (key: string): void => this.queue.add(key);
     this.reservations = new Watched(this.rest, {
       namespaces: config.namespaces,
