@@ -22,6 +22,8 @@ export interface OperatorProcess {
   cpuSeconds(): number;
   /** CPU seconds from its 'operator listening' line to the re-armed line: the caches' list and the first pass. */
   firstPassCpuSeconds(): number;
+  /** Where the time to re-armed went: process start to 'operator listening', to 'became leader', and the first pass itself (ms). */
+  phases(): { listening: number; leader: number; firstPass: number };
   /** Peak resident set size so far, MiB (VmHWM); NaN once it exited. */
   peakRssMiB(): number;
   kill(): Promise<void>;
@@ -38,14 +40,18 @@ export function startOperatorProcess(args: string[], nodeOptions: string[] = [])
   rearmed.catch(() => {});
   let resolveMetrics: (url: string) => void = () => {};
   const metricsUrl = new Promise<string>((resolve) => (resolveMetrics = resolve));
+  const phases = { listening: NaN, leader: NaN, firstPass: NaN };
   let cpuListening = NaN;
   let cpuRearmed = NaN;
   createInterface({ input: child.stdout }).on('line', (line) => {
+    if (line.includes('"became leader"')) phases.leader = Date.now() - startedAt;
     if (line.includes(REARMED_MESSAGE)) {
       cpuRearmed = cpuSeconds();
+      phases.firstPass = (JSON.parse(line) as { ms: number }).ms;
       resolveRearmed(Date.now());
     } else if (line.includes('"metricsUrl"')) {
       cpuListening = cpuSeconds();
+      phases.listening = Date.now() - startedAt;
       resolveMetrics((JSON.parse(line) as { metricsUrl: string }).metricsUrl);
     }
     else if (/"level":(50|60)/.test(line)) process.stderr.write(`operator: ${line}\n`);
@@ -69,6 +75,7 @@ export function startOperatorProcess(args: string[], nodeOptions: string[] = [])
     metricsUrl,
     cpuSeconds,
     firstPassCpuSeconds: () => cpuRearmed - cpuListening,
+    phases: () => phases,
     peakRssMiB() {
       try {
         const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
