@@ -14,7 +14,7 @@
 //    journal) that would contradict it, e.g. a run called missed that checked in.
 import type { Reservation, ReservationStatus, State } from '../api/reservation.ts';
 import { ALERT_DELIVERY, alertDeliveryCondition } from './delivery.ts';
-import { canonical, evaluate, type Evaluation, type Transition } from './evaluate.ts';
+import { canonical, evaluate, sameJson, type Evaluation, type Transition } from './evaluate.ts';
 import { foldInto, type Folded, type FoldItem, type FoldOutcome } from './fold.ts';
 import { effectiveReservation, type FollowedCronJob } from './job-ref.ts';
 
@@ -69,7 +69,7 @@ export function judge(reservation: Reservation, now: Date, inputs: JudgeInputs =
   const status = folded?.status ?? (own ? before : structuredClone(before));
   const evaluation = evaluate({ ...effective, status }, now, { inPlace: true, ...(problem ? { specError: problem } : {}) });
   withDeliveryCondition(evaluation.status, now, reservation.metadata?.generation);
-  const changed = own || folded !== undefined || canonical(evaluation.status) !== canonical(before);
+  const changed = own || folded !== undefined || !sameJson(evaluation.status, before);
   const waiting = changed && !folded && contradicted(reservation, evaluation, now, inputs);
   return {
     status: changed && !waiting ? evaluation.status : null,
