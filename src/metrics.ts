@@ -21,6 +21,8 @@ export interface Metrics {
   alertLatencySeconds: Histogram<'receiver'>;
   /** 1 while this replica holds the leader Lease. */
   leader: Gauge;
+  /** 1 once this leader's first pass has judged every Reservation, so each deadline has its timer. */
+  deadlinesArmed: Gauge;
   /** Check-in journal batches written and deleted (op = create, delete). */
   journalBatches: Counter<'op'>;
   /** Check-ins this replica acknowledged and has not folded into status yet (read at scrape time from `unfoldedCheckins`). */
@@ -61,6 +63,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       registers,
     }),
     leader: new Gauge({ name: 'gotel_leader', help: '1 while this replica is the leader.', registers }),
+    deadlinesArmed: new Gauge({ name: 'gotel_deadlines_armed', help: "1 once this leader's first pass has judged every Reservation and queued each deadline.", registers }),
     journalBatches: new Counter({ name: 'gotel_checkin_journal_batches_total', help: 'Check-in journal batches written and deleted.', labelNames: ['op'], registers }),
     checkinsUnfolded: new Gauge({
       name: 'gotel_checkins_unfolded',

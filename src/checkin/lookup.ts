@@ -4,7 +4,8 @@
 import type { Reservation } from '../api/reservation.ts';
 import type { KubeRest } from '../k8s/rest.ts';
 import { reservationPath } from '../k8s/status-writer.ts';
-import { fromKubeError } from './errors.ts';
+import { matchesSelector, parseSelector, type Requirement } from '../core/selector.ts';
+import { HttpError, fromKubeError } from './errors.ts';
 
 export interface ReservationSource {
   /** A copy from an informer cache, or undefined when it has none. */
@@ -18,16 +19,30 @@ export class ReservationLookup {
   private readonly ttlMs: number;
   private readonly source?: ReservationSource;
   private readonly now: () => number;
+  private readonly selector?: { text: string; requirements: Requirement[] };
 
-  constructor(rest: KubeRest, options: { ttlMs?: number; source?: ReservationSource; clock?: () => number } = {}) {
+  constructor(rest: KubeRest, options: { ttlMs?: number; source?: ReservationSource; clock?: () => number; selector?: string } = {}) {
     this.rest = rest;
+    if (options.selector) this.selector = { text: options.selector, requirements: parseSelector(options.selector) };
     this.ttlMs = options.ttlMs ?? 2_000;
     if (options.source) this.source = options.source;
     this.now = options.clock ?? Date.now;
   }
 
-  /** The Reservation; rejects with HttpError 404 when it does not exist, 503 when the apiserver cannot be reached. */
+  /**
+   * The Reservation; rejects with HttpError 404 when it does not exist or this deployment's
+   * --selector does not select it (NotInShard: another shard takes its check-ins), 503 when the
+   * apiserver cannot be reached.
+   */
   async get(namespace: string, name: string): Promise<Reservation> {
+    const r = await this.read(namespace, name);
+    if (this.selector && !matchesSelector(this.selector.requirements, r.metadata.labels)) {
+      throw new HttpError(404, 'NotInShard', `Reservation ${namespace}/${name} is not judged by this GoTel deployment (its --selector is "${this.selector.text}"); send its check-ins to the deployment whose selector matches its labels`);
+    }
+    return r;
+  }
+
+  private async read(namespace: string, name: string): Promise<Reservation> {
     const fromSource = this.source?.get(namespace, name);
     if (fromSource) return fromSource;
     const key = `${namespace}/${name}`;

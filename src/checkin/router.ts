@@ -53,6 +53,8 @@ export interface CheckinRouterDeps {
   auth?: AuthOptions;
   /** The operator's informer cache, to save a GET per check-in (optional). */
   reservations?: ReservationSource;
+  /** This deployment's --selector: a Reservation it does not select is answered 404 NotInShard. */
+  selector?: string;
   /** How long a Reservation read for authentication is reused without a source (default 2 s). */
   reservationCacheTtlMs?: number;
   /** GoTel's own API (`/reservation`, `/checkin`, `/snooze`, `/checkout`); off unless enabled. */
@@ -164,6 +166,7 @@ export function createCheckinContext(deps: CheckinRouterDeps): CheckinContext {
     lookup: new ReservationLookup(deps.rest, {
       clock: () => now().getTime(),
       ...(deps.reservations ? { source: deps.reservations } : {}),
+      ...(deps.selector ? { selector: deps.selector } : {}),
       ...(deps.reservationCacheTtlMs !== undefined ? { ttlMs: deps.reservationCacheTtlMs } : {}),
     }),
     ...(rl ? { limiter: new RateLimiter(rl, () => now().getTime()) } : {}),
@@ -197,7 +200,7 @@ async function handleCheckin(ctx: CheckinContext, req: Request, res: Response, r
 
   // An unknown Reservation answers as an existing one would without valid credentials (auth.ts).
   const reservation = await ctx.lookup.get(target.namespace, target.name).catch((err: unknown) => {
-    if (err instanceof HttpError && err.status === 404) return ctx.auth.refuseUnknown(target.namespace, target.name, req.headers.authorization);
+    if (err instanceof HttpError && err.status === 404 && err.reason !== 'NotInShard') return ctx.auth.refuseUnknown(target.namespace, target.name, req.headers.authorization);
     throw err;
   });
   await ctx.auth.authorizeCheckin(reservation, req.headers.authorization);

@@ -8,10 +8,10 @@ import type { Operator } from '../operator/operator.ts';
 export function registerOperator(program: Command): void {
   operatorOptions(program.command('operator').description('run the GoTel operator (flags also read from GOTEL_<FLAG> variables)')).action(
     async (opts: Record<string, unknown>) => {
-      const [{ createLogger }, { createMetrics }, { loadKubeConfig }, { Operator }] = await Promise.all([
+      const [{ createLogger }, { createMetrics }, { loadOperatorCredentials }, { Operator }] = await Promise.all([
         import('../log.ts'),
         import('../metrics.ts'),
-        import('../operator/kubeconfig.ts'),
+        import('../operator/credentials.ts'),
         import('../operator/operator.ts'),
       ]);
       let operator: Operator;
@@ -24,7 +24,7 @@ export function registerOperator(program: Command): void {
       }
       const logger = createLogger({ level: config.logLevel });
       try {
-        const kc = loadKubeConfig(config.kubeconfig);
+        const kc = await loadOperatorCredentials(config.kubeconfig);
         operator = new Operator(config, kc, createMetrics(), logger);
         await operator.start();
       } catch (err) {

@@ -63,6 +63,27 @@ export function canonical(value: unknown): string {
   });
 }
 
+/**
+ * Whether `a` and `b` have the same canonical JSON, without building it: the judge compares every
+ * status it computes with the stored one, and on a restart that is every Reservation at once
+ * (docs/capacity.md). Keys holding undefined count as absent, as in JSON; anything but plain
+ * objects, arrays and primitives is compared through canonical().
+ */
+export function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    return a.every((v, i) => sameJson(v, b[i]));
+  }
+  const plain = (o: object): boolean => Object.getPrototypeOf(o) === Object.prototype || Object.getPrototypeOf(o) === null;
+  if (!plain(a) || !plain(b)) return canonical(a) === canonical(b);
+  const ka = Object.keys(a).filter((k) => (a as Record<string, unknown>)[k] !== undefined);
+  const kb = Object.keys(b).filter((k) => (b as Record<string, unknown>)[k] !== undefined);
+  if (ka.length !== kb.length) return false;
+  return ka.every((k) => Object.hasOwn(b, k) && sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+}
+
 function setOrDelete<K extends keyof ReservationStatus>(st: ReservationStatus, key: K, value: ReservationStatus[K] | undefined): void {
   if (value === undefined) delete st[key];
   else st[key] = value;
@@ -229,7 +250,7 @@ export function evaluate(res: Reservation, now: Date, opts: EvaluateOptions = {}
       deadline: null,
       transitions: [],
       status: st,
-      changed: inPlace || canonical(st) !== canonical(prev),
+      changed: inPlace || !sameJson(st, prev),
       error: e,
     };
   }
@@ -292,7 +313,7 @@ export function evaluate(res: Reservation, now: Date, opts: EvaluateOptions = {}
     deadline: exp ? new Date(exp.deadline) : null,
     transitions,
     status: st,
-    changed: inPlace || canonical(st) !== canonical(prev),
+    changed: inPlace || !sameJson(st, prev),
   };
   if (transitions[0]) out.transition = transitions[0];
   return out;

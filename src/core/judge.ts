@@ -14,7 +14,7 @@
 //    journal) that would contradict it, e.g. a run called missed that checked in.
 import type { Reservation, ReservationStatus, State } from '../api/reservation.ts';
 import { withAlertDelivery } from './delivery.ts';
-import { canonical, evaluate, type Evaluation, type Transition } from './evaluate.ts';
+import { canonical, evaluate, sameJson, type Evaluation, type Transition } from './evaluate.ts';
 import { foldInto, type Folded, type FoldItem, type FoldOutcome } from './fold.ts';
 import { effectiveReservation, type FollowedCronJob } from './job-ref.ts';
 
@@ -71,7 +71,7 @@ export function judge(reservation: Reservation, now: Date, inputs: JudgeInputs =
   const conditions = withAlertDelivery(evaluation.status, now.getTime(), reservation.metadata?.generation).conditions;
   if (conditions) evaluation.status.conditions = conditions;
   recordSchedule(evaluation.status, problem ? undefined : effective.spec);
-  const changed = own || folded !== undefined || canonical(evaluation.status) !== canonical(before);
+  const changed = own || folded !== undefined || !sameJson(evaluation.status, before);
   const waiting = changed && !folded && contradicted(reservation, evaluation, now, inputs);
   return {
     status: changed && !waiting ? evaluation.status : null,

@@ -2,7 +2,7 @@
 // is GoTel's: a tenant cannot point GoTel at a Secret of their choosing), a REST client for the
 // peer's apiserver (one per Secret version, so its connection pool is reused), and one read of the
 // peer's heartbeat Lease, classified into what the judge needs (src/ha/judge.ts).
-import { KubeConfig } from '@kubernetes/client-node';
+import { LiteKubeConfig, UnsupportedKubeconfig } from '../k8s/credentials.ts';
 import { HEARTBEAT_ANNOTATIONS, HEARTBEAT_LEASE, PEER_DEFAULTS, type Peer } from '../api/peer.ts';
 import { leasePath, type Lease } from '../k8s/leader-election.ts';
 import { KubeApiError, KubeRest } from '../k8s/rest.ts';
@@ -19,19 +19,15 @@ type Misconfigured = Extract<Observation, { kind: 'misconfigured' }>;
 const misconfigured = (reason: string, error: string): Misconfigured => ({ kind: 'misconfigured', reason, error });
 
 /** Parses a kubeconfig for a peer; a string error names what is wrong. */
-export function parsePeerKubeconfig(text: string, where: string): KubeConfig | Misconfigured {
-  const kc = new KubeConfig();
+export function parsePeerKubeconfig(text: string, where: string): LiteKubeConfig | Misconfigured {
   try {
-    kc.loadFromString(text);
+    return LiteKubeConfig.fromString(text);
   } catch (err) {
+    // An exec plugin would run a command inside the operator: not from a Secret.
+    if (err instanceof UnsupportedKubeconfig) return misconfigured('KubeconfigInvalid', `${where}: ${err.message}, which a Peer's kubeconfig may not (exec and auth-provider plugins are not supported); use a token or client certificate`);
+    if (err instanceof Error && err.message.startsWith('no current context')) return misconfigured('KubeconfigInvalid', `${where} holds a kubeconfig without a current context naming a cluster with a server`);
     return misconfigured('KubeconfigInvalid', `${where} does not hold a kubeconfig: ${(err as Error).message}`);
   }
-  const cluster = kc.getCurrentCluster();
-  if (!cluster?.server) return misconfigured('KubeconfigInvalid', `${where} holds a kubeconfig without a current context naming a cluster with a server`);
-  // An exec plugin would run a command inside the operator: not from a Secret.
-  const user = kc.getCurrentUser();
-  if (user?.exec || user?.authProvider) return misconfigured('KubeconfigInvalid', `${where}: kubeconfig users with exec or auth-provider plugins are not supported; use a token or client certificate`);
-  return kc;
 }
 
 export interface PeerConnection {
@@ -74,7 +70,7 @@ export class PeerClients {
     const cached = this.clients.get(id);
     if (cached?.version === version) return cached;
     const kc = parsePeerKubeconfig(Buffer.from(encoded, 'base64').toString('utf8'), where);
-    if (!(kc instanceof KubeConfig)) return kc;
+    if (!(kc instanceof LiteKubeConfig)) return kc;
     cached?.rest.close();
     const connection = { rest: new KubeRest(kc), version };
     this.clients.set(id, connection);

@@ -5,6 +5,7 @@
 // - re-lists on 410 Gone, re-watches when the server ends a watch, restarts with backoff on any
 //   other error (cut short once the apiserver is back, see retryPlan), and replaces a watch that
 //   has gone quiet (no event, no bookmark) for too long;
+// - lists in pages, and keeps each object without what GoTel never reads (src/k8s/trim.ts);
 // - reports `synced` only after a successful list, so /readyz can reflect it;
 // - calls `onChange(key)` for every object that appeared, changed or vanished: callbacks only
 //   enqueue, never do work (they are not awaited).
@@ -15,13 +16,14 @@ import { KubeApiError } from './rest.ts';
 import { apiserverProbe } from './apiserver-probe.ts';
 import { backoffDelay, type BackoffOptions } from '../util/backoff.ts';
 import { systemClock, type Clock } from '../util/clock.ts';
+import { trimObject } from './trim.ts';
 
 export interface KubeObject {
   metadata: { name?: string; namespace?: string; resourceVersion?: string; uid?: string };
 }
 
 interface ListResponse<T> {
-  metadata: { resourceVersion: string };
+  metadata: { resourceVersion: string; continue?: string };
   items: T[];
 }
 
@@ -41,6 +43,8 @@ export interface InformerOptions {
   watchTimeoutSeconds?: number;
   maxBackoffMs?: number;
   clock?: Clock;
+  /** Objects per list page (the list is read in pages so a large one is never held twice at once). */
+  pageSize?: number;
 }
 
 export function keyOf(obj: KubeObject): string {
@@ -63,7 +67,7 @@ export class Informer<T extends KubeObject> {
 
   constructor(rest: KubeRest, options: InformerOptions) {
     this.rest = rest;
-    this.options = { idleMs: 5 * 60_000, watchTimeoutSeconds: 240, maxBackoffMs: 30_000, clock: systemClock, logger: silentLogger, ...options };
+    this.options = { idleMs: 5 * 60_000, watchTimeoutSeconds: 240, maxBackoffMs: 30_000, pageSize: 500, clock: systemClock, logger: silentLogger, ...options };
   }
 
   /** Listed at least once and not cut off from the apiserver since the last error. */
@@ -149,15 +153,27 @@ export class Informer<T extends KubeObject> {
   }
 
   private async relist(): Promise<string> {
-    const list = await this.rest.request<ListResponse<T>>({ method: 'GET', path: this.options.path });
     const seen = new Set<string>();
-    for (const item of list.items) {
-      const key = keyOf(item);
-      seen.add(key);
-      const before = this.cache.get(key);
-      this.cache.set(key, item);
-      if (before?.metadata.resourceVersion !== item.metadata.resourceVersion) this.options.onChange(key);
-    }
+    const sep = this.options.path.includes('?') ? '&' : '?';
+    let resourceVersion: string;
+    let token: string | undefined;
+    // In pages, like client-go's pager: one page's text and objects at a time, never the whole
+    // list's JSON and its objects together. An expired continue token is a 410: listed again.
+    do {
+      const page = await this.rest.request<ListResponse<T>>({
+        method: 'GET',
+        path: `${this.options.path}${sep}limit=${this.options.pageSize}${token ? `&continue=${encodeURIComponent(token)}` : ''}`,
+      });
+      for (const item of page.items) {
+        const key = keyOf(item);
+        seen.add(key);
+        const before = this.cache.get(key);
+        this.cache.set(key, trimObject(item));
+        if (before?.metadata.resourceVersion !== item.metadata.resourceVersion) this.options.onChange(key);
+      }
+      resourceVersion = page.metadata.resourceVersion;
+      token = page.metadata.continue || undefined;
+    } while (token);
     for (const key of [...this.cache.keys()]) {
       if (!seen.has(key)) {
         this.cache.delete(key);
@@ -169,7 +185,7 @@ export class Informer<T extends KubeObject> {
       this.syncedOnce = true;
       for (const w of this.syncWaiters.splice(0)) w();
     }
-    return list.metadata.resourceVersion;
+    return resourceVersion;
   }
 
   /** Watches until the server ends the stream; returns the last resourceVersion seen. */
@@ -191,7 +207,7 @@ export class Informer<T extends KubeObject> {
         if (event.type === 'BOOKMARK') return;
         const key = keyOf(event.object);
         if (event.type === 'DELETED') this.cache.delete(key);
-        else this.cache.set(key, event.object);
+        else this.cache.set(key, trimObject(event.object));
         this.options.onChange(key);
       },
       { signal: this.abort.signal, idleMs: this.options.idleMs },

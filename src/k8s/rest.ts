@@ -4,7 +4,7 @@
 // TLS connection, for every request (measured: 62-139 status patches/s against 550-585/s over one
 // reused keep-alive connection). This client keeps one keep-alive connection pool per KubeConfig
 // and takes credentials from the KubeConfig on every request (tokens may rotate).
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeCredentials } from './credentials.ts';
 import { Agent, request, type RequestOptions } from 'node:https';
 import { request as httpRequest, Agent as HttpAgent } from 'node:http';
 
@@ -29,16 +29,19 @@ export interface RestRequest {
   timeoutMs?: number;
 }
 
+/** Requests in flight per client: as many as the operator's work queue has workers (src/operator/operator.ts). */
+export const REQUEST_CONCURRENCY = 16;
+
 export class KubeRest {
   readonly server: string;
-  private readonly kc: KubeConfig;
-  private readonly httpsAgent = new Agent({ keepAlive: true, maxSockets: 8 });
-  private readonly httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 8 });
+  private readonly kc: KubeCredentials;
+  private readonly httpsAgent = new Agent({ keepAlive: true, maxSockets: REQUEST_CONCURRENCY });
+  private readonly httpAgent = new HttpAgent({ keepAlive: true, maxSockets: REQUEST_CONCURRENCY });
   // Watches hold their connection for minutes: their own pool, so they never starve requests.
   private readonly watchAgent = new Agent({ keepAlive: false });
   private readonly watchHttpAgent = new HttpAgent({ keepAlive: false });
 
-  constructor(kc: KubeConfig) {
+  constructor(kc: KubeCredentials) {
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new Error('the kubeconfig has no current cluster');
     this.kc = kc;

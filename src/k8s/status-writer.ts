@@ -10,6 +10,7 @@
 //   once durable.
 import { API_VERSION, GROUP, PLURAL, VERSION, type ObjectMeta, type Reservation } from '../api/reservation.ts';
 import { KubeApiError, type KubeRest } from './rest.ts';
+import { trimObject } from './trim.ts';
 
 /** Any object with a status subresource (Reservations by default; Peers, src/ha). */
 export interface StatusObject {
@@ -85,16 +86,22 @@ export class StatusWriter<T extends StatusObject = Reservation> {
     return this.latest.get(`${namespace}/${name}`);
   }
 
-  /** Offers a fresher copy (e.g. from an informer) to save a read before the next write. */
+  /**
+   * Offers a fresher copy (e.g. from an informer) to save a read before the next write. The same
+   * version is taken too: then this cache shares the informer's object instead of holding a second
+   * copy of what the write answered.
+   */
   observe(reservation: T): void {
     const key = `${reservation.metadata.namespace}/${reservation.metadata.name}`;
-    if (newer(reservation, this.latest.get(key))) this.remember(key, reservation);
+    const known = this.latest.get(key);
+    if (!known || !newer(known, reservation)) this.remember(key, reservation);
   }
 
   private remember(key: string, reservation: T | undefined): void {
     this.latest.delete(key);
     if (!reservation) return;
-    this.latest.set(key, reservation);
+    // Only status and resourceVersion are read from it (src/k8s/trim.ts drops the rest it never reads).
+    this.latest.set(key, trimObject(reservation));
     if (this.latest.size > LATEST_CACHE_SIZE) this.latest.delete(this.latest.keys().next().value as string);
   }
 

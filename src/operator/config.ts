@@ -8,11 +8,17 @@ import { parseDefaultReceiver } from '../alerts/receivers.ts';
 import { statusConfig, type StatusConfig } from '../status/config.ts';
 import { clientLimitConfig, DEFAULT_CLIENT_LIMIT, type ClientLimitOptions } from '../checkin/client-limits.ts';
 import { haConfig, type HaConfig } from '../ha/config.ts';
+import { parseSelector } from '../core/selector.ts';
+import { createHash } from 'node:crypto';
 
 export interface OperatorConfig {
   kubeconfig?: string;
   /** Empty: all namespaces. */
   namespaces: string[];
+  /** A label selector: only the Reservations it selects are judged here (a shard); empty: all. */
+  selector: string;
+  /** The leader Lease's name: `gotel-leader`, with a suffix derived from --selector when set. */
+  leaderLeaseName: string;
   listen: { host: string; port: number };
   /** The default receiver: a Slack webhook URL, or a Secret reference `namespace/name#key`. */
   slackWebhookUrl?: string;
@@ -87,6 +93,7 @@ export function operatorOptions(command: Command): Command {
   return command
     .addOption(opt('--kubeconfig <path>', 'kubeconfig to use (default: in-cluster, else KUBECONFIG, else ~/.kube/config)', 'kubeconfig'))
     .addOption(opt('--namespaces <list>', 'comma-separated namespaces to watch (default: all)', 'namespaces'))
+    .addOption(opt('--selector <labels>', 'label selector: judge only the Reservations it selects, e.g. shard=a or team in (x,y) (default: all)', 'selector'))
     .addOption(opt('--listen <host:port>', 'address for check-ins, /healthz, /readyz', 'listen').default('0.0.0.0:8080'))
     .addOption(opt('--slack-webhook-url <url|ns/name#key>', 'default Slack receiver: a webhook URL or a Secret key reference', 'slack-webhook-url'))
     .addOption(opt('--identity <name>', 'this replica\'s name in the leader Lease (default: host name plus a random suffix)', 'identity'))
@@ -184,6 +191,24 @@ function metricsListenOf(text: unknown, listen: { host: string }): { host: strin
   }
 }
 
+/**
+ * The leader Lease of a deployment judging `selector`: shards that share a namespace never share a
+ * Lease, so one shard's leader can never leave another shard unjudged (docs/capacity.md).
+ */
+export function leaderLeaseName(selector: string): string {
+  return selector ? `gotel-leader-${createHash('sha256').update(selector).digest('hex').slice(0, 10)}` : 'gotel-leader';
+}
+
+function selectorOf(value: string | undefined): string {
+  const text = (value ?? '').trim();
+  try {
+    parseSelector(text);
+  } catch (err) {
+    throw new ConfigError(`--selector: ${(err as Error).message}`);
+  }
+  return text;
+}
+
 /** Validates what commander parsed into an OperatorConfig; throws ConfigError naming the flag. */
 export function toOperatorConfig(opts: Record<string, unknown>, fileEnv: NodeJS.ProcessEnv = process.env): OperatorConfig {
   const str = (k: string): string | undefined => (typeof opts[k] === 'string' && opts[k] !== '' ? opts[k] : undefined);
@@ -192,6 +217,7 @@ export function toOperatorConfig(opts: Record<string, unknown>, fileEnv: NodeJS.
     .map((s) => s.trim())
     .filter(Boolean);
   for (const ns of namespaces) if (!DNS_LABEL.test(ns)) throw new ConfigError(`--namespaces: "${ns}" is not a namespace name`);
+  const selector = selectorOf(str('selector'));
   const slack = str('slackWebhookUrl');
   if (slack) {
     // The alerts module's own parser, so what passes here is what the dispatcher accepts.
@@ -217,6 +243,8 @@ export function toOperatorConfig(opts: Record<string, unknown>, fileEnv: NodeJS.
   return {
     kubeconfig: typeof kubeconfig === 'string' && kubeconfig ? kubeconfig : undefined,
     namespaces,
+    selector,
+    leaderLeaseName: leaderLeaseName(selector),
     listen: listenAt,
     slackWebhookUrl: slack,
     // Unique per process like client-go's default: two replicas on one host must not share it.

@@ -2,16 +2,13 @@
 // else KUBECONFIG, else ~/.kube/config. None of them: a clear error.
 import { KubeConfig } from '@kubernetes/client-node';
 import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { SA_DIR } from '../k8s/credentials.ts';
 import { ConfigError } from './config.ts';
+import { clusterConfigured } from './credentials.ts';
 
-const SA_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
-
-/** True when some cluster is configured for this process (used by `gotel start` to choose). */
-export function clusterConfigured(env: NodeJS.ProcessEnv = process.env): boolean {
-  return !!env.KUBECONFIG || (!!env.KUBERNETES_SERVICE_HOST && existsSync(SA_TOKEN)) || existsSync(join(homedir(), '.kube', 'config'));
-}
+export { clusterConfigured };
+const SA_TOKEN = join(SA_DIR, 'token');
 
 export function loadKubeConfig(path: string | undefined, env: NodeJS.ProcessEnv = process.env): KubeConfig {
   const kc = new KubeConfig();

@@ -7,7 +7,6 @@
 // a dead replica's journal). Every replica takes HTTP check-ins and stores each with the verdict
 // it brings (the same judge, inside the same status write), so a recovery a check-in brings is
 // recorded wherever it arrives; only the leader sends it.
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { randomUUID } from 'node:crypto';
 import { AlertDispatcher } from '../alerts/dispatcher.ts';
@@ -22,7 +21,8 @@ import { FOLD_WAIT_MS } from '../core/index.ts';
 import { createEventRecorder } from '../k8s/events.ts';
 import type { Informer, KubeObject } from '../k8s/informer.ts';
 import { LeaderElector } from '../k8s/leader-election.ts';
-import { KubeRest } from '../k8s/rest.ts';
+import { KubeRest, REQUEST_CONCURRENCY } from '../k8s/rest.ts';
+import type { KubeCredentials } from '../k8s/credentials.ts';
 import { StatusWriter } from '../k8s/status-writer.ts';
 import { WorkQueue } from '../k8s/work-queue.ts';
 import type { Metrics } from '../metrics.ts';
@@ -32,6 +32,7 @@ import { Reconciler } from './reconciler.ts';
 import { createStatusRouter } from '../status/router.ts';
 import { createApp, listen } from './server.ts';
 import { Watched } from './watched.ts';
+import { FirstPass } from './first-pass.ts';
 import { peerServices, type Service } from '../ha/index.ts';
 import { createMetricsApp } from './server.ts';
 
@@ -59,22 +60,28 @@ export class Operator {
   /** The alert sender of the current leadership term. */
   private outbox?: AlertDispatcher;
   private outboxStopping: Promise<void> = Promise.resolve();
+  /** This term's first judgement of every Reservation (when it ends, every deadline has its timer). */
+  private readonly firstPass = new FirstPass();
   private resyncTimer?: NodeJS.Timeout;
   private leaderSince = 0;
   private http?: { url: string; close: () => Promise<void> };
   private metricsHttp?: { url: string; close: () => Promise<void> };
 
-  constructor(config: OperatorConfig, kc: KubeConfig, metrics: Metrics, logger: Logger) {
+  constructor(config: OperatorConfig, kc: KubeCredentials, metrics: Metrics, logger: Logger) {
     this.config = config;
     this.metrics = metrics;
     this.logger = logger;
     this.rest = new KubeRest(kc);
     this.writer = new StatusWriter(this.rest);
-    // One queue: Reservation keys go to the reconciler, Job keys to the Job check-ins.
-    this.queue = new WorkQueue((key) => (key.startsWith(JOB_KEY_PREFIX) ? this.jobWatcher.process(key) : this.reconciler.reconcile(key)), { logger });
+    // One queue: Reservation keys go to the reconciler, Job keys to the Job check-ins. Sixteen
+    // workers: a reconcile that writes waits a round trip for the apiserver, and with four, many
+    // Reservations created or due at once were written at the pace of four round trips (one key
+    // still has one worker at a time, so no object sees concurrent writes from here).
+    this.queue = new WorkQueue((key) => (key.startsWith(JOB_KEY_PREFIX) ? this.jobWatcher.process(key) : this.reconcile(key)), { logger, concurrency: REQUEST_CONCURRENCY });
     const enqueue = (key: string): void => this.queue.add(key);
     this.reservations = new Watched(this.rest, {
       namespaces: config.namespaces,
+      ...(config.selector ? { selector: config.selector } : {}),
       logger,
       onReservation: (key) => {
         // The writer starts from the freshest copy we have: most writes then need no read.
@@ -128,7 +135,7 @@ export class Operator {
     this.peers = peerServices({ rest: this.rest, config, metrics, logger, isLeader, reservations: this.reservations, cachesSynced: () => this.notReadyReason() === null });
     this.elector = new LeaderElector(this.rest, {
       namespace: config.leaderElectionNamespace,
-      name: 'gotel-leader',
+      name: config.leaderLeaseName,
       identity: config.identity,
       leaseDurationMs: config.leaseDurationMs,
       logger,
@@ -142,6 +149,12 @@ export class Operator {
     return [...this.reservations.informers, ...this.jobWatcher.informers, ...this.journalView.informers] as Informer<KubeObject>[];
   }
 
+  private async reconcile(key: string): ReturnType<Reconciler['reconcile']> {
+    const result = await this.reconciler.reconcile(key);
+    this.firstPass.judged(key, Date.now());
+    return result;
+  }
+
   /** Reservations and known Jobs, all enqueued: a new leader judges everything from durable status. */
   private enqueueAll(): void {
     for (const key of this.reservations.keys()) this.queue.add(key);
@@ -152,6 +165,10 @@ export class Operator {
     this.metrics.leader.set(1);
     this.leaderSince = Date.now();
     this.reconciler.reset();
+    this.firstPass.begin(this.reservations.keys(), Date.now(), (reservations, ms) => {
+      this.metrics.deadlinesArmed.set(1);
+      this.logger.info({ reservations, ms, processUptimeMs: Math.round(process.uptime() * 1000) }, 'every deadline re-armed');
+    });
     this.enqueueAll();
     // The last term's sender must have finished (and recorded) its send in flight before a new
     // one looks at the outbox, or both could send the same entry.
@@ -164,6 +181,8 @@ export class Operator {
 
   private stoppedLeading(): void {
     this.metrics.leader.set(0);
+    this.metrics.deadlinesArmed.set(0);
+    this.firstPass.cancel();
     this.queue.cancelDelayed();
     this.reconciler.reset();
     // Only the leader sends: a former leader stops retrying at once.
@@ -196,6 +215,7 @@ export class Operator {
       cronJobOf: this.reservations.cronJobOf.bind(this.reservations),
       store: this.store,
       reservations: { get: (namespace, name) => this.reservations.get(`${namespace}/${name}`) },
+      ...(this.config.selector ? { selector: this.config.selector } : {}),
       gotelApi: this.config.gotelApi,
       clientLimits: this.config.clientLimits,
     });
@@ -236,7 +256,7 @@ export class Operator {
     this.http = await listen(app, this.config.listen.host, this.config.listen.port);
     const metricsAt = this.config.metricsListen;
     this.metricsHttp = await listen(createMetricsApp(this.metrics), metricsAt.host, metricsAt.port);
-    this.logger.info({ url: this.http.url, metricsUrl: this.metricsHttp.url, identity: this.config.identity, namespaces: this.config.namespaces }, 'operator listening');
+    this.logger.info({ url: this.http.url, metricsUrl: this.metricsHttp.url, identity: this.config.identity, namespaces: this.config.namespaces, selector: this.config.selector, lease: this.config.leaderLeaseName }, 'operator listening');
     this.jobWatcher.start();
     for (const inf of [...this.reservations.informers, ...this.journalView.informers]) inf.start();
     await Promise.all(this.informers.map((i) => i.waitForSync()));

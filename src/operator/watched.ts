@@ -16,6 +16,8 @@ export interface CronJob {
 export interface WatchedOptions {
   /** Empty: every namespace. */
   namespaces: string[];
+  /** A label selector for the Reservations (the apiserver filters the list and the watch); empty: all. */
+  selector?: string;
   logger: Logger;
   /** A Reservation changed (its key). */
   onReservation: (key: string) => void;
@@ -41,7 +43,7 @@ export class Watched {
     const scopes = o.namespaces.length > 0 ? o.namespaces.map((ns) => `/namespaces/${ns}`) : [''];
     this.reservationInformers = scopes.map((scope) => {
       const informer: Informer<Reservation> = new Informer<Reservation>(rest, {
-        path: `/apis/${GROUP}/${VERSION}${scope}/${PLURAL}`,
+        path: `/apis/${GROUP}/${VERSION}${scope}/${PLURAL}${o.selector ? `?labelSelector=${encodeURIComponent(o.selector)}` : ''}`,
         onChange: (key) => {
           this.index(key, informer.get(key));
           o.onReservation(key);

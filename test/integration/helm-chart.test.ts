@@ -177,6 +177,7 @@ describe('helm install and upgrade with every feature (ci/full-values.yaml)', ()
       expect(envOf(c)).toMatchObject({
         GOTEL_METRICS_LISTEN: '0.0.0.0:9091',
         GOTEL_NAMESPACES: 'gotel-ci-a,gotel-ci-b',
+        GOTEL_SELECTOR: 'gotel.io/shard in (a,b),!gotel.io/excluded',
         GOTEL_HEARTBEAT_URL: 'https://hc-ping.example.com/0000-1111',
         GOTEL_GOTEL_API: 'true',
         GOTEL_GOTEL_API_NAMESPACE: 'gotel-ci-a',

@@ -16,7 +16,7 @@ afterEach(async () => {
 const configMap = (namespace: string, name: string, value: string): Promise<unknown> =>
   direct.request({ method: 'POST', path: `/api/v1/namespaces/${namespace}/configmaps`, body: { metadata: { name }, data: { value } } });
 
-function start(rest: KubeRest, namespace: string, options: { idleMs?: number } = {}): { informer: Informer<KubeObject & { data?: Record<string, string> }>; changes: string[] } {
+function start(rest: KubeRest, namespace: string, options: { idleMs?: number; pageSize?: number } = {}): { informer: Informer<KubeObject & { data?: Record<string, string> }>; changes: string[] } {
   const changes: string[] = [];
   const informer = new Informer<KubeObject & { data?: Record<string, string> }>(rest, {
     path: `/api/v1/namespaces/${namespace}/configmaps`,
@@ -44,6 +44,19 @@ describe('Informer', () => {
     await direct.request({ method: 'DELETE', path: `/api/v1/namespaces/${ns}/configmaps/before` });
     await eventually(() => Promise.resolve(!informer.get(`${ns}/before`)));
     expect(changes.filter((k) => k === `${ns}/after`).length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('lists in pages and keeps no managedFields, on the list and on the watch', async () => {
+    const ns = await freshNamespace('informer-pages');
+    for (let i = 0; i < 5; i++) await configMap(ns, `c${i}`, String(i));
+    const { informer } = start(direct, ns, { pageSize: 2 });
+    await informer.waitForSync();
+    expect(informer.keys().sort()).toEqual([0, 1, 2, 3, 4].map((i) => `${ns}/c${i}`));
+    await configMap(ns, 'later', 'x');
+    await eventually(() => Promise.resolve(informer.get(`${ns}/later`)));
+    const stored = await direct.request<{ metadata: { managedFields?: unknown[] } }>({ method: 'GET', path: `/api/v1/namespaces/${ns}/configmaps/later` });
+    expect(stored.metadata.managedFields?.length).toBeGreaterThan(0);
+    for (const obj of informer.list()) expect(obj.metadata).not.toHaveProperty('managedFields');
   });
 
   it('recovers by itself after the apiserver was unreachable, and catches up on what changed meanwhile', async () => {

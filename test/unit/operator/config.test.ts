@@ -29,6 +29,19 @@ describe('operator configuration', () => {
     expect(toOperatorConfig({ slackWebhookUrl: 'gotel-system/slack#url' }, {}).slackWebhookUrl).toBe('gotel-system/slack#url');
   });
 
+  it('takes a label selector (--selector): a shard gets its own leader Lease', () => {
+    const all = toOperatorConfig({}, {});
+    expect(all.selector).toBe('');
+    expect(all.leaderLeaseName).toBe('gotel-leader');
+    const a = toOperatorConfig({ selector: ' shard=a ' }, {});
+    const b = toOperatorConfig({ selector: 'shard=b' }, {});
+    expect(a.selector).toBe('shard=a');
+    expect(a.leaderLeaseName).toMatch(/^gotel-leader-[0-9a-f]{10}$/);
+    expect(b.leaderLeaseName).not.toBe(a.leaderLeaseName);
+    expect(toOperatorConfig({ selector: 'shard=a' }, {}).leaderLeaseName).toBe(a.leaderLeaseName);
+    expect(() => toOperatorConfig({ selector: 'shard in (a' }, {})).toThrow(/^--selector: label selector "shard in \(a"/);
+  });
+
   it('exits 2 with one line naming the flag, from a flag or its GOTEL_ twin', { timeout: 60_000 }, async () => {
     const viaFlag = await run(process.execPath, [MAIN, 'operator', '--listen', 'nowhere'], { env: { ...process.env, KUBECONFIG: '' } }).catch((e: unknown) => e as { code: number; stderr: string });
     expect(viaFlag).toMatchObject({ code: 2 });
