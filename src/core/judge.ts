@@ -17,6 +17,8 @@ import { ALERT_DELIVERY, alertDeliveryCondition } from './delivery.ts';
 import { canonical, evaluate, type Evaluation, type Transition } from './evaluate.ts';
 import { foldInto, type Folded, type FoldItem, type FoldOutcome } from './fold.ts';
 import { effectiveReservation, type FollowedCronJob } from './job-ref.ts';
+import type { JudgeOutages } from './checkin.ts';
+import type { OutageWindow } from './outage.ts';
 
 export interface JudgeInputs {
   /**
@@ -33,6 +35,13 @@ export interface JudgeInputs {
   unfolded?: readonly FoldItem[];
   /** How long a verdict waits for unfolded check-ins at most (past it, judging beats silence). */
   foldWaitMs?: number;
+  /**
+   * GoTel's own outages (src/core/outage.ts): a run whose deadline falls in one, or in the
+   * `catchUpMs` after it, waits for the catch-up and is then CheckedIn or Unknown, never Missed.
+   * Ignored for a `jobRef` Reservation: its evidence (Job status) is in the apiserver.
+   */
+  outages?: readonly OutageWindow[];
+  catchUpMs?: number;
   /** `reservation.status` is the caller's own copy: change it in place (the hot check-in path). */
   inPlace?: boolean;
 }
@@ -62,12 +71,13 @@ export const WAIT_RETRY_MS = 1_000;
 export function judge(reservation: Reservation, now: Date, inputs: JudgeInputs = {}): Judgement {
   const { reservation: effective, problem, unknown } = effectiveReservation(reservation, inputs.cronJob);
   const before = reservation.status ?? {};
-  const folded = inputs.checkins ? foldInto(effective, inputs.checkins, inputs.inPlace === true) : undefined;
+  const outages = outagesFor(reservation, inputs);
+  const folded = inputs.checkins ? foldInto(effective, inputs.checkins, inputs.inPlace === true, outages) : undefined;
   if (folded && (!folded.status || unknown)) return recordedOnly(before, folded);
   // The status evaluate changes in place: the fold's own copy, the caller's, or a fresh clone.
   const own = inputs.inPlace === true && reservation.status !== undefined;
   const status = folded?.status ?? (own ? before : structuredClone(before));
-  const evaluation = evaluate({ ...effective, status }, now, { inPlace: true, ...(problem ? { specError: problem } : {}) });
+  const evaluation = evaluate({ ...effective, status }, now, { inPlace: true, ...outages, ...(problem ? { specError: problem } : {}) });
   withDeliveryCondition(evaluation.status, now, reservation.metadata?.generation);
   const changed = own || folded !== undefined || canonical(evaluation.status) !== canonical(before);
   const waiting = changed && !folded && contradicted(reservation, evaluation, now, inputs);
@@ -80,6 +90,12 @@ export function judge(reservation: Reservation, now: Date, inputs: JudgeInputs =
     transitions: evaluation.transitions,
     evaluation,
   };
+}
+
+/** The outages that apply: none for a jobRef Reservation, judged by Job status in the apiserver. */
+function outagesFor(reservation: Reservation, inputs: JudgeInputs): JudgeOutages {
+  if (!inputs.outages || inputs.outages.length === 0 || reservation.spec?.jobRef) return {};
+  return { outages: inputs.outages, catchUpMs: inputs.catchUpMs ?? 0 };
 }
 
 /**
@@ -116,6 +132,6 @@ function contradicted(reservation: Reservation, evaluation: Evaluation, now: Dat
   const waitMs = inputs.foldWaitMs ?? FOLD_WAIT_MS;
   const items = inputs.unfolded?.filter((i) => i.now <= now && now.getTime() - i.now.getTime() < waitMs) ?? [];
   if (items.length === 0) return false;
-  const withThem = judge(reservation, now, { cronJob: inputs.cronJob, checkins: items });
+  const withThem = judge(reservation, now, { cronJob: inputs.cronJob, checkins: items, ...outagesFor(reservation, inputs) });
   return withThem.evaluation !== undefined && withThem.status !== null && verdictKey(withThem.evaluation) !== verdictKey(evaluation);
 }
