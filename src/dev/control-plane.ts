@@ -43,6 +43,11 @@ export interface ControlPlane {
   pids: number[];
   /** Stops the apiserver, then etcd (SIGTERM, wait, SIGKILL), and removes the temp directory. */
   stop(): Promise<void>;
+  /**
+   * The apiserver alone, for outage tests: `stop` it (etcd keeps running), then `start` it again
+   * on the same port with the same etcd and PKI; `start` resolves once /readyz answers.
+   */
+  apiserver: { stop(): Promise<void>; start(): Promise<void> };
 }
 
 export const DEFAULT_CRDS_DIR = fileURLToPath(new URL('../../crds/', import.meta.url));
@@ -102,7 +107,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
 
     const server = `https://127.0.0.1:${apiPort}`;
     progress(`${name}: starting kube-apiserver on ${server}`);
-    const apiserver = startDaemon('kube-apiserver', assets['kube-apiserver'], [
+    const apiserverArgs = [
       `--etcd-servers=${etcdUrl}`,
       `--bind-address=127.0.0.1`,
       `--advertise-address=127.0.0.1`,
@@ -122,12 +127,20 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       '--allow-privileged=true',
       '--v=0',
       ...(options.apiserverFlags ?? []),
-    ]);
-    daemons.push(apiserver);
-    guardian.watch(apiserver.pid);
-
+    ];
     const tls = { ca: pki.ca.cert, cert: pki.admin.cert, key: pki.admin.key };
-    await waitFor(`${name}: kube-apiserver /readyz`, () => probe(`${server}/readyz`, tls), apiserver, 90_000);
+    let apiserver: Daemon;
+    const startApiserver = async (): Promise<void> => {
+      apiserver = startDaemon('kube-apiserver', assets['kube-apiserver'], apiserverArgs);
+      daemons.push(apiserver);
+      guardian.watch(apiserver.pid);
+      await waitFor(`${name}: kube-apiserver /readyz`, () => probe(`${server}/readyz`, tls), apiserver, 90_000);
+    };
+    const stopApiserver = async (): Promise<void> => {
+      await apiserver.stop();
+      daemons.splice(daemons.indexOf(apiserver), 1);
+    };
+    await startApiserver();
     progress(`${name}: kube-apiserver ready`);
 
     const kubeconfig = kubeconfigYaml({ name: `gotel-${name}`, server, ca: pki.ca.cert, cert: pki.admin.cert, key: pki.admin.key });
@@ -139,7 +152,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       const names = await installCrds(kubeconfig, crdsDir);
       progress(`${name}: installed ${names.join(', ')}`);
     }
-    return { name, server, kubeconfigPath, kubeconfig, dir, pki, pids: daemons.map((d) => d.pid), stop };
+    return { name, server, kubeconfigPath, kubeconfig, dir, pki, pids: daemons.map((d) => d.pid), stop, apiserver: { stop: stopApiserver, start: startApiserver } };
   } catch (err) {
     await stop();
     throw err;
