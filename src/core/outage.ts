@@ -11,8 +11,6 @@ export interface OutageWindow {
   end: number | null;
 }
 
-/** How long after an outage retried check-ins are waited for, by default (`--outage-catch-up`). */
-export const DEFAULT_CATCH_UP_MS = 60_000;
 /** How soon a run waiting on an outage that still lasts is looked at again. */
 export const OUTAGE_RETRY_MS = 5_000;
 

@@ -11,6 +11,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { randomUUID } from 'node:crypto';
 import { AlertDispatcher } from '../alerts/dispatcher.ts';
+import { GROUP, PLURAL, VERSION, type Reservation } from '../api/reservation.ts';
 import { parseDefaultReceiver } from '../alerts/receivers.ts';
 import { JobWatcher, JOB_KEY_PREFIX } from '../checkin/job-watcher.ts';
 import { ShardJournal } from '../checkin/journal.ts';
@@ -194,7 +195,7 @@ export class Operator {
       store: this.outages.store,
       windows: () => this.outages.windows(),
       catchUpMs: config.outageCatchUpMs,
-      reservations: () => this.reservations.list(),
+      reservations: () => this.listReservations(),
       cronJobOf: this.reservations.cronJobOf.bind(this.reservations),
       ...(config.slackWebhookUrl ? { defaultReceiver: parseDefaultReceiver(config.slackWebhookUrl) } : {}),
       receivers: config.receivers,
@@ -227,6 +228,13 @@ export class Operator {
       metrics: this.metrics,
       logger: this.logger,
     });
+  }
+
+  /** Every watched Reservation, read from the apiserver (one list per watched namespace). */
+  private async listReservations(): Promise<Reservation[]> {
+    const scopes = this.config.namespaces.length > 0 ? this.config.namespaces.map((ns) => `/namespaces/${encodeURIComponent(ns)}`) : [''];
+    const lists = await Promise.all(scopes.map((scope) => this.rest.request<{ items: Reservation[] }>({ method: 'GET', path: `/apis/${GROUP}/${VERSION}${scope}/${PLURAL}` })));
+    return lists.flatMap((l) => l.items);
   }
 
   private checkinRouter(): ReturnType<typeof createCheckinRouter> {

@@ -26,7 +26,12 @@ export interface OutageNotifierOptions {
   store: OutageStore;
   windows: () => OutageWindow[];
   catchUpMs: number;
-  reservations: () => Reservation[];
+  /**
+   * The Reservations as the apiserver holds them now. Not the informer cache: just after an
+   * outage a watch may not have caught up yet, and a notice from stale status would call runs
+   * missing that checked in.
+   */
+  reservations: () => Promise<Reservation[]>;
   cronJobOf: CronJobOf;
   defaultReceiver?: DefaultReceiver;
   receivers: ReceiverSettings;
@@ -36,7 +41,7 @@ export interface OutageNotifierOptions {
   intervalMs?: number;
 }
 
-/** After the catch-up, a moment for the reconciles it woke to land before the notice is composed. */
+/** After the catch-up, a moment for the check-ins and reconciles it woke to land before the notice is composed. */
 const SETTLE_MS = 2_000;
 /** Runs still undecided this long after the catch-up (verdicts put off) are listed as missing. */
 const MAX_SETTLE_MS = 60_000;
@@ -87,12 +92,12 @@ export class OutageNotifier {
   }
 
   /** The notice's facts, from the judge run on the cache with the outage windows. */
-  compose(record: OutageRecord, now: number): { notice: OutageNotice; affected: Reservation[]; undecided: number } {
+  async compose(record: OutageRecord, now: number): Promise<{ notice: OutageNotice; affected: Reservation[]; undecided: number }> {
     const affected: Reservation[] = [];
     const missing: OutageNotice['missing'] = [];
     let undecided = 0;
     const windows = this.o.windows();
-    for (const r of this.o.reservations()) {
+    for (const r of await this.o.reservations()) {
       if (r.spec?.jobRef) continue;
       const status = judge(r, new Date(now), { cronJob: this.o.cronJobOf(r), outages: windows, catchUpMs: this.o.catchUpMs }).status ?? r.status;
       const runs = (status?.outageRuns ?? []).filter((x) => x.outage === record.id);
@@ -110,7 +115,7 @@ export class OutageNotifier {
   }
 
   private async notify(record: OutageRecord, now: number): Promise<void> {
-    const { notice, affected, undecided } = this.compose(record, now);
+    const { notice, affected, undecided } = await this.compose(record, now);
     if (undecided > 0 && now < record.end + this.o.catchUpMs + MAX_SETTLE_MS) return;
     if (affected.length === 0) {
       // Nobody's deadline fell in it: recorded, nothing to tell.
