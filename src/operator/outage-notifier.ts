@@ -18,6 +18,7 @@ import { sendSlack } from '../alerts/slack.ts';
 import { postJson } from '../alerts/webhook.ts';
 import { judge, type CronJobOf, type OutageRecord, type OutageWindow } from '../core/index.ts';
 import type { KubeRest } from '../k8s/rest.ts';
+import type { Metrics } from '../metrics.ts';
 import { backoffDelay } from '../util/backoff.ts';
 import type { OutageStore } from './outage-record.ts';
 
@@ -37,6 +38,8 @@ export interface OutageNotifierOptions {
   receivers: ReceiverSettings;
   clusterName: string;
   logger: Logger;
+  /** gotel_alerts_total{receiver, result}, as for alerts (receiver: the receiver's name). */
+  metrics?: Metrics;
   now?: () => number;
   intervalMs?: number;
 }
@@ -134,6 +137,7 @@ export class OutageNotifier {
         continue;
       }
       const outcome = await this.send(receiver, notice);
+      this.o.metrics?.alerts.inc({ receiver: receiver.name, result: outcome.kind === 'delivered' ? 'delivered' : outcome.kind === 'permanent' ? 'permanent_failure' : 'retry' });
       if (outcome.kind === 'delivered') {
         this.retry.delete(key);
         await this.mark(record.id, (n) => ({ ...n, deliveredTo: [...new Set([...n.deliveredTo, key])], reservations: notice.reservations.length }));
