@@ -51,6 +51,7 @@ export class OutageTracker {
     this.health = new ApiHealth(options.rest, {
       now: this.now,
       ...(options.probeIntervalMs ? { intervalMs: options.probeIntervalMs } : {}),
+      confirm: () => this.store.load(),
       onDown: (at, error) => this.down(at, error),
       onUp: (at) => this.up(at),
     });
