@@ -131,6 +131,18 @@ function describe(c: Compiled): string {
     : `every ${formatDuration(s.periodMs)}, grace ${formatDuration(c.graceMs)}`;
 }
 
+/** While a run due in a GoTel outage waits for the catch-up: the condition names the outage. */
+function catchUpCondition(st: ReservationStatus, catchUpEnd: number | null): ConditionInput | undefined {
+  const run = st.outageRuns?.findLast((r) => r.outcome === undefined);
+  if (!run || st.alert?.firing) return undefined;
+  return {
+    type: 'Healthy',
+    status: 'Unknown',
+    reason: 'GoTelOutage',
+    message: `the run expected at ${run.expectedTime} has its deadline ${run.deadline} in a time GoTel could not accept check-ins (outage ${run.outage}): ${catchUpEnd === null ? 'waiting until GoTel accepts check-ins again and for the retried ones after' : `waiting for retried check-ins until ${iso(catchUpEnd)}`}, then unknown if none came, not missed`,
+  };
+}
+
 function healthyCondition(c: Compiled, st: ReservationStatus, under: State, exp: Expectation | undefined): ConditionInput {
   const alert = st.alert;
   const cf = st.consecutiveFailures ?? 0;
@@ -270,7 +282,7 @@ export function evaluate(res: Reservation, now: Date, opts: EvaluateOptions = {}
     prevConditions,
     [
       { type: 'Ready', status: 'True', reason: 'SpecValid', message: `judging ${describe(c)}` },
-      healthyCondition(c, st, under, exp),
+      (ctx.catchUpEnd !== undefined ? catchUpCondition(st, ctx.catchUpEnd) : undefined) ?? healthyCondition(c, st, under, exp),
       alertingCondition(c, st, quiet),
     ],
     generation,

@@ -9,7 +9,8 @@
 // 2. check-ins arriving now recorded in order, each judged against the runs due before it, with
 //    the journal marks that make a replay count once;
 // 3. the verdict at `now` (evaluate: state, conditions, missed runs, alert transitions), and the
-//    AlertDelivery condition its outbox implies;
+//    AlertDelivery condition its outbox implies; a run due while GoTel itself could not accept
+//    check-ins (inputs.outages) waits for the catch-up and is then CheckedIn or Unknown, not Missed;
 // 4. whether that verdict must wait: acknowledged check-ins not yet folded (in another replica's
 //    journal) that would contradict it, e.g. a run called missed that checked in.
 import type { Reservation, ReservationStatus, State } from '../api/reservation.ts';

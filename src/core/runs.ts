@@ -49,8 +49,10 @@ export interface Ctx {
   /** GoTel's own outages (src/core/outage.ts): runs due in one are not Missed. */
   outages?: readonly OutageWindow[];
   catchUpMs?: number;
-  /** When a run waiting for an outage's catch-up can be judged (for the wakeup). */
+  /** When a run waiting for an outage's catch-up is looked at again (for the wakeup). */
   outageWake?: number;
+  /** When that catch-up ends; null while the outage lasts. */
+  catchUpEnd?: number | null;
 }
 
 export function since(st: ReservationStatus): number {
@@ -169,6 +171,7 @@ export function judgeDue(ctx: Ctx, upTo: number, inclusive: boolean, ev: number 
         noteOutageRun(st, { outage: outage.id, expectedTime: iso(t), deadline: iso(d) });
         if (judgeable === null || !due(judgeable)) {
           ctx.outageWake = judgeable ?? upTo + OUTAGE_RETRY_MS;
+          ctx.catchUpEnd = judgeable;
           break outer;
         }
         setMarker(st, t);

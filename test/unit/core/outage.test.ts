@@ -45,6 +45,8 @@ describe('outage-aware judging', () => {
     expect(during.status?.state).toBe('Healthy');
     expect(during.status?.outageRuns?.[0]).toMatchObject({ outage: 'o-1', expectedTime: iso(T0 + 11_000) });
     expect(during.status?.outageRuns?.[0]?.outcome).toBeUndefined();
+    expect(during.status?.conditions?.find((c) => c.type === 'Healthy')).toMatchObject({ status: 'Unknown', reason: 'GoTelOutage' });
+    expect(during.status?.conditions?.find((c) => c.type === 'Healthy')?.message).toContain('outage o-1');
     const after = run(during, 41);
     expect(after.status?.state).toBe('Unknown');
     expect(after.status?.lastResult).toMatchObject({ outcome: 'Unknown', outage: 'o-1' });
