@@ -81,7 +81,7 @@ beforeAll(async () => {
   slack = await startSlackReceiver();
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  operatorProcess(cluster, NS, { identity: 'outage-op', clusterName: 'outage-test', slackUrl: slack.url, args: [`--listen=127.0.0.1:${port}`, '--outage-catch-up=6s'] });
+  operatorProcess(cluster, NS, { identity: 'outage-op', clusterName: 'outage-test', slackUrl: slack.url, args: [`--listen=127.0.0.1:${port}`, '--outage-catch-up=10s'] });
   await eventually(async () => (await fetch(`${base}/readyz`).catch(() => undefined))?.ok, 30_000, 'the operator to be ready');
 }, 120_000);
 
@@ -137,10 +137,12 @@ describe('an apiserver outage', () => {
     for (const name of ON_TIME) expect(slack.received.filter((r) => !isNotice(r) && text(r).includes(`${NS}/${name}`)), name).toEqual([]);
     // The delivery is marked in the durable outage record.
     const cm = await cluster.rest.request<{ data: Record<string, string> }>({ method: 'GET', path: `/api/v1/namespaces/${NS}/configmaps/gotel-outages` });
-    const records = JSON.parse(cm.data['outages.json']!) as { causes: string[]; notice?: { done?: boolean; deliveredTo: string[] } }[];
-    expect(records).toHaveLength(1);
-    expect(records[0]!.causes).toContain('apiserver');
-    expect(records[0]!.notice?.done).toBe(true);
-    expect(records[0]!.notice?.deliveredTo).toHaveLength(1);
+    const records = JSON.parse(cm.data['outages.json']!) as { causes: string[]; notice?: { done?: boolean; deliveredTo: string[]; reservations?: number } }[];
+    // (A probe timing out on the loaded machine may add a blip in which no deadline fell: recorded, never announced.)
+    const noticed = records.filter((r) => (r.notice?.reservations ?? 0) > 0);
+    expect(noticed).toHaveLength(1);
+    expect(noticed[0]!.causes).toContain('apiserver');
+    expect(noticed[0]!.notice).toMatchObject({ done: true, reservations: 4 });
+    expect(noticed[0]!.notice?.deliveredTo).toHaveLength(1);
   }, 150_000);
 });
