@@ -14,11 +14,16 @@ export interface OutageWindow {
 /** How soon a run waiting on an outage that still lasts is looked at again. */
 export const OUTAGE_RETRY_MS = 5_000;
 
-/** The outage whose window (start to end + catch-up) holds `deadline`, if any. */
-export function outageFor(outages: readonly OutageWindow[] | undefined, deadline: number, catchUpMs: number): OutageWindow | undefined {
+/**
+ * The outage a run was caught in, if any: its deadline falls in the outage or its catch-up
+ * (start to end + catch-up), and its check-in could have been sent during the outage (`opensAt`,
+ * when the run's window opened, is not after the end). A run whose window opened after the
+ * outage, e.g. of a Reservation created later, met no refusal and is judged as ever.
+ */
+export function outageFor(outages: readonly OutageWindow[] | undefined, deadline: number, catchUpMs: number, opensAt = -Infinity): OutageWindow | undefined {
   if (!outages) return undefined;
   for (const o of outages) {
-    if (deadline >= o.start && (o.end === null || deadline <= o.end + catchUpMs)) return o;
+    if (deadline >= o.start && (o.end === null || (deadline <= o.end + catchUpMs && opensAt <= o.end))) return o;
   }
   return undefined;
 }

@@ -163,7 +163,9 @@ export function judgeDue(ctx: Ctx, upTo: number, inclusive: boolean, ev: number 
         continue outer;
       }
       const answered = ev !== undefined && ev > t - c.earlyMs; // a check-in answered it
-      const outage = answered || c.quiet.overlaps(t, d) ? undefined : outageFor(ctx.outages, d, ctx.catchUpMs ?? 0);
+      // The run's window opens a period before it (every) or EARLY_MS before it (cron), not before `since`.
+      const opensAt = Math.max(since(st), c.schedule.kind === 'every' ? t - c.schedule.periodMs : t - c.earlyMs);
+      const outage = answered || c.quiet.overlaps(t, d) ? undefined : outageFor(ctx.outages, d, ctx.catchUpMs ?? 0, opensAt);
       if (outage) {
         // GoTel could not take this run's check-in: wait for the catch-up (the marker stays, so
         // this and every later run are judged then), after it the run is Unknown, not Missed.

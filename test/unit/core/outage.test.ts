@@ -75,12 +75,13 @@ describe('outage-aware judging', () => {
     expect(r.status?.state).toBe('Healthy');
   });
 
-  it('a run due after the catch-up is Missed and alerted as ever', () => {
+  it('a run whose window opened after the outage is Missed and alerted as ever, even with its deadline in the catch-up', () => {
     const r0 = res(spec);
     r0.status = judge(r0, s(1), { checkins: [success(1)] }).status!;
-    const r = run(r0, 60);
+    const r = run(r0, 50);
     expect(r.status?.state).toBe('Missed');
-    expect(r.status?.lastResult?.expectedTime).toBe(iso(T0 + 51_000));
+    // Expected at 41s (its window opened at 31s, after the outage's end at 30s), deadline 44s.
+    expect(r.status?.lastResult?.expectedTime).toBe(iso(T0 + 41_000));
     expect(r.status?.alert?.outbox?.map((e) => e.reason)).toEqual(['Missed']);
   });
 
@@ -89,6 +90,14 @@ describe('outage-aware judging', () => {
     r0.status = judge(r0, s(1), { checkins: [success(1)] }).status!;
     const r = run(r0, 20, { outages: [] });
     expect(r.status?.state).toBe('Missed');
+  });
+
+  it('judges a Reservation created after the outage as ever', () => {
+    const r0 = res(spec);
+    r0.metadata.creationTimestamp = s(31).toISOString();
+    const r = run(r0, 45, { outages: [{ id: 'o-1', start: T0, end: T0 + 30_000 }] }); // first run 41s, deadline 44s: in the catch-up
+    expect(r.status?.state).toBe('Missed');
+    expect(r.status?.outageRuns).toBeUndefined();
   });
 
   it('ignores outages for a jobRef Reservation (its evidence is Job status, in the apiserver)', () => {
