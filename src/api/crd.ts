@@ -343,6 +343,22 @@ const statusSchema: Schema = {
         runId: text(128, 'Run id.'),
         exitCode: { type: 'integer', minimum: 0, maximum: 255, description: 'Exit code of the run.' },
         durationSeconds: { type: 'number', minimum: 0, description: 'How long the run took.' },
+        outage: text(63, 'Outcome Unknown: the id of the GoTel outage in which its deadline fell (ConfigMap gotel-outages).'),
+      },
+    },
+    outageRuns: {
+      type: 'array',
+      maxItems: LIMITS.outageRuns,
+      description: 'Expected runs whose deadline fell while GoTel could not accept check-ins, or in the catch-up after: not judged Missed. Newest last.',
+      items: {
+        type: 'object',
+        required: ['outage', 'expectedTime', 'deadline'],
+        properties: {
+          outage: text(63, 'The GoTel outage\'s id (ConfigMap gotel-outages in GoTel\'s namespace).'),
+          expectedTime: instant('When the run was expected.'),
+          deadline: instant('Its deadline (expected time + grace).'),
+          outcome: { type: 'string', enum: ['CheckedIn', 'Unknown'], description: 'Unset during the catch-up; CheckedIn when a (retried) check-in answered it, Unknown when none came.' },
+        },
       },
     },
     judging: {

@@ -97,6 +97,7 @@ export const STATES = [
   'Snoozed',
   'Suspended',
   'Invalid',
+  'Unknown',
 ] as const;
 export type State = (typeof STATES)[number];
 
@@ -119,7 +120,7 @@ export interface RunningRun {
 }
 
 /** How a run (or an expected run that never came) was judged. */
-export const OUTCOMES = ['Success', 'Failed', 'TooFast', 'Missed', 'Late', 'Overrun'] as const;
+export const OUTCOMES = ['Success', 'Failed', 'TooFast', 'Missed', 'Late', 'Overrun', 'Unknown'] as const;
 export type Outcome = (typeof OUTCOMES)[number];
 
 /** The latest judged run. */
@@ -132,6 +133,21 @@ export interface RunResult {
   runId?: string;
   exitCode?: number;
   durationSeconds?: number;
+  /** Outcome Unknown: the GoTel outage (its id) during which this run's deadline fell. */
+  outage?: string;
+}
+
+/**
+ * An expected run whose deadline fell while GoTel could not accept check-ins (or in the catch-up
+ * after): not judged Missed. No `outcome` while the catch-up lasts; then `CheckedIn` when a
+ * (retried) check-in answered it, `Unknown` when none came.
+ */
+export interface OutageRun {
+  /** The outage's id (the ConfigMap gotel-outages in GoTel's namespace holds its interval). */
+  outage: string;
+  expectedTime: Instant;
+  deadline: Instant;
+  outcome?: 'CheckedIn' | 'Unknown';
 }
 
 /**
@@ -209,6 +225,8 @@ export interface ReservationStatus {
   schedule?: string;
   /** How far each replica's check-in journal is folded into this status (src/core/fold.ts). */
   journal?: JournalMark[];
+  /** Runs whose deadline fell in a GoTel outage, newest last (README, "When GoTel itself is down"). */
+  outageRuns?: OutageRun[];
 }
 
 /**
@@ -255,4 +273,5 @@ export const LIMITS = {
   runKeys: 1024,
   runKeysWindowHours: 24,
   runKeyChars: 8,
+  outageRuns: 10,
 } as const;

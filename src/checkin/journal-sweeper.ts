@@ -7,7 +7,7 @@ import type { Logger } from '../log.ts';
 import { silentLogger } from '../log.ts';
 import { KubeApiError, type KubeRest } from '../k8s/rest.ts';
 import type { StatusWriter } from '../k8s/status-writer.ts';
-import { judge, lastArrival, type CronJobOf, type FoldItem } from '../core/index.ts';
+import { judge, lastArrival, type CronJobOf, type FoldItem, type JudgeInputs } from '../core/index.ts';
 import { configMapPath } from './journal.ts';
 import { leasePath } from '../k8s/leader-election.ts';
 import type { JournalBatch, JournalView } from './journal-view.ts';
@@ -21,6 +21,8 @@ export interface JournalSweeperDeps {
   shard: string;
   isLeader: () => boolean;
   cronJobOf?: CronJobOf;
+  /** GoTel's own outages, for judging runs due before the folded check-ins (src/core/outage.ts). */
+  outages?: () => Pick<JudgeInputs, 'outages' | 'catchUpMs'>;
   logger?: Logger;
   /** How often the leader looks for dead shards (default 5 s). */
   intervalMs?: number;
@@ -31,7 +33,7 @@ export interface JournalSweeperDeps {
  * Folds batches' check-ins into their Reservations, per Reservation in sequence order (a shard's
  * batches together: see JournalView.orphans); a Reservation that is gone takes none.
  */
-export async function foldBatch(writer: StatusWriter, batch: JournalBatch | JournalBatch[], cronJobOf?: CronJobOf): Promise<number> {
+export async function foldBatch(writer: StatusWriter, batch: JournalBatch | JournalBatch[], cronJobOf?: CronJobOf, outages?: () => Pick<JudgeInputs, 'outages' | 'catchUpMs'>): Promise<number> {
   const byKey = new Map<string, FoldItem[]>();
   for (const b of Array.isArray(batch) ? batch : [batch]) {
     for (const r of b.records) {
@@ -52,7 +54,7 @@ export async function foldBatch(writer: StatusWriter, batch: JournalBatch | Jour
     let counted = 0;
     try {
       await writer.update(namespace, name, (current) => {
-        const result = judge(current, lastArrival(items), { checkins: items, cronJob: cronJobOf?.(current) });
+        const result = judge(current, lastArrival(items), { checkins: items, cronJob: cronJobOf?.(current), ...outages?.() });
         counted = result.outcomes.filter((o) => !o.alreadyFolded && !o.duplicate).length;
         return result.status;
       });
@@ -97,7 +99,7 @@ export class JournalSweeper {
     for (const [shard, batches] of this.d.view.orphans(now, this.d.shard)) {
       if (!this.d.isLeader()) return;
       try {
-        const folded = await foldBatch(this.d.writer, batches, this.d.cronJobOf);
+        const folded = await foldBatch(this.d.writer, batches, this.d.cronJobOf, this.d.outages);
         for (const batch of batches) {
           await this.d.rest.request({ method: 'DELETE', path: configMapPath(this.d.namespace, batch.name) }).catch((err: unknown) => {
             if (!(err instanceof KubeApiError && err.code === 404)) throw err;

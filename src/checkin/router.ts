@@ -42,6 +42,8 @@ export interface CheckinRouterDeps {
   writer: StatusWriter;
   metrics?: Metrics;
   logger?: Logger;
+  /** A check-in was answered 503: GoTel could not take it (the outage tracker dates outages by it). */
+  onUnavailable?: () => void;
   /** The server's clock: the stored time of every check-in. */
   clock?: () => Date;
   /** Messages are cut to this many UTF-8 bytes (default 10 kB). */
@@ -187,6 +189,7 @@ export function createCheckinContext(deps: CheckinRouterDeps): CheckinContext {
 export function refuse(ctx: CheckinContext, res: Response, err: unknown, what: string): void {
   const httpErr = err instanceof HttpError ? err : err instanceof CheckinError ? badRequest('InvalidField', err.message) : fromKubeError(err, what);
   ctx.deps.metrics?.checkinErrors.inc({ code: String(httpErr.status) });
+  if (httpErr.status === 503) ctx.deps.onUnavailable?.();
   if (httpErr.status >= 500) ctx.log.warn({ what, status: httpErr.status, err: httpErr.message }, 'check-in not stored');
   else ctx.log.debug({ what, status: httpErr.status, reason: httpErr.reason }, 'check-in refused');
   sendError(res, httpErr);

@@ -17,7 +17,7 @@
 //   highest one folded (src/core/fold.ts): a write retried after a lost answer, or a journal
 //   replayed by the leader after a crash, counts nothing twice.
 import type { Checkin, Reservation, ReservationStatus, State } from '../api/reservation.ts';
-import { judge, lastArrival, normalizeCheckin, type CheckinInput, type CronJobOf, type FoldItem, type FoldOutcome } from '../core/index.ts';
+import { judge, lastArrival, normalizeCheckin, type CheckinInput, type CronJobOf, type FoldItem, type FoldOutcome, type JudgeInputs } from '../core/index.ts';
 import { KubeApiError } from '../k8s/rest.ts';
 import { newer, type StatusWriter } from '../k8s/status-writer.ts';
 import type { ShardJournal } from './journal.ts';
@@ -64,6 +64,8 @@ export interface CheckinStoreOptions {
   cronJobOf?: CronJobOf;
   /** A status write failed for the last time: how long until the next try grows to this (default 5 s). */
   maxRetryMs?: number;
+  /** GoTel's own outages, for judging runs due before a check-in (src/core/outage.ts). */
+  outages?: () => Pick<JudgeInputs, 'outages' | 'catchUpMs'>;
   /** Check-ins other replicas acknowledged for a Reservation and have not folded (their journals). */
   foreignUnfolded?: (key: string, status: ReservationStatus | undefined) => FoldItem[];
   /** How long this replica's check-ins wait for another's older ones to be folded (default 60 s). */
@@ -221,7 +223,7 @@ export class CheckinStore {
 
   /** The judge with these check-ins arriving, at the last one's arrival. */
   private judgeWith(current: Reservation, items: FoldItem[], inPlace = false): { status: ReservationStatus | null; outcomes: FoldOutcome[] } {
-    return judge(current, lastArrival(items), { checkins: items, cronJob: this.o.cronJobOf?.(current), inPlace });
+    return judge(current, lastArrival(items), { checkins: items, cronJob: this.o.cronJobOf?.(current), inPlace, ...this.o.outages?.() });
   }
 
   private foldItems(items: Item[]): FoldItem[] {

@@ -14,6 +14,7 @@ import { recordRun, seenRun } from './dedup.ts';
 import { formatDuration } from './duration.ts';
 import { ScheduleError } from './errors.ts';
 import { applyBad, countBad, countGood, evidence, judgeDue, slots, syncJudging, updateAlert, type Ctx } from './runs.ts';
+import type { OutageWindow } from './outage.ts';
 import { compileSpec, type Compiled } from './spec.ts';
 import { iso, ms } from './time.ts';
 
@@ -105,6 +106,12 @@ function isDuplicate(st: ReservationStatus, ck: Checkin, nowMs: number): boolean
   return (st.recent ?? []).some((r) => r.runId === ck.runId && isCompletion(r.signal));
 }
 
+/** GoTel's own outages and the catch-up after each (src/core/outage.ts), for judging runs due before a check-in. */
+export interface JudgeOutages {
+  outages?: readonly OutageWindow[];
+  catchUpMs?: number;
+}
+
 /** Whether `t` falls in the window of an expected run not yet judged. */
 function inOpenWindow(c: Compiled, st: ReservationStatus, t: number, ev: number | undefined): boolean {
   const from = Math.max(ms(st.judging?.judgedThrough) ?? -Infinity, ms(st.judging?.since) ?? -Infinity);
@@ -117,7 +124,7 @@ function inOpenWindow(c: Compiled, st: ReservationStatus, t: number, ev: number 
  * `inPlace`, `res.status` is the caller's own copy and is changed instead of cloned (folding a
  * batch of check-ins clones once, not once per check-in: the clone was most of the cost).
  */
-export function applyCheckinDetailed(res: Reservation, input: CheckinInput, now: Date, options: { inPlace?: boolean } = {}): CheckinResult {
+export function applyCheckinDetailed(res: Reservation, input: CheckinInput, now: Date, options: { inPlace?: boolean } & JudgeOutages = {}): CheckinResult {
   const nowMs = now.getTime();
   const ck = normalizeCheckin(input, now);
   const prev = res.status ?? {};
@@ -130,7 +137,8 @@ export function applyCheckinDetailed(res: Reservation, input: CheckinInput, now:
   } catch (e) {
     if (!(e instanceof ScheduleError)) throw e;
   }
-  const ctx: Ctx | undefined = c ? { res, c, st, entries: [] } : undefined;
+  const outages = options.outages ? { outages: options.outages, catchUpMs: options.catchUpMs ?? 0 } : {};
+  const ctx: Ctx | undefined = c ? { res, c, st, entries: [], ...outages } : undefined;
   const judging = ctx !== undefined && !ctx.c.suspend;
   const isRun = ck.signal !== 'log';
 

@@ -7,7 +7,8 @@ import { STATES } from '../api/reservation.ts';
 import { mergeConditions, type ConditionInput } from './conditions.ts';
 import { formatDuration } from './duration.ts';
 import { ScheduleError } from './errors.ts';
-import { applyBad, BAD, evidence, judgeDue, renotifyDue, since, slots, syncJudging, updateAlert, type Ctx } from './runs.ts';
+import type { OutageWindow } from './outage.ts';
+import { applyBad, BAD, evidence, judgeDue, renotifyDue, settleOutageRuns, since, slots, syncJudging, updateAlert, type Ctx } from './runs.ts';
 import { compileSpec, MAX_JUDGED_PER_CALL, type Compiled } from './spec.ts';
 import { iso, ms } from './time.ts';
 
@@ -23,6 +24,10 @@ export interface EvaluateOptions {
    * missing): the Reservation is Invalid with this error, as for an invalid spec.
    */
   readonly specError?: ScheduleError;
+  /** GoTel's own outages: runs due in one (or in the catch-up after) are not Missed (core/outage.ts). */
+  readonly outages?: readonly OutageWindow[];
+  /** How long after an outage retried check-ins are waited for. */
+  readonly catchUpMs?: number;
 }
 
 export interface Transition {
@@ -130,9 +135,10 @@ function underlyingState(st: ReservationStatus): State {
     return lr?.outcome === 'Late' && lrTime === latestStart ? 'Late' : 'Running';
   }
   if (lr) {
-    if (lr.outcome === 'Success') {
+    if (lr.outcome === 'Success' || lr.outcome === 'Unknown') {
+      const shown = lr.outcome === 'Success' ? 'Healthy' : 'Unknown';
       const reason = st.alert?.firing ? st.alert.reason : undefined;
-      return reason && (STATES as readonly string[]).includes(reason) ? (reason as State) : 'Healthy';
+      return reason && (STATES as readonly string[]).includes(reason) ? (reason as State) : shown;
     }
     return lr.outcome;
   }
@@ -144,6 +150,18 @@ function describe(c: Compiled): string {
   return s.kind === 'cron'
     ? `schedule "${s.expression}" in ${s.timeZone}, grace ${formatDuration(c.graceMs)}`
     : `every ${formatDuration(s.periodMs)}, grace ${formatDuration(c.graceMs)}`;
+}
+
+/** While a run due in a GoTel outage waits for the catch-up: the condition names the outage. */
+function catchUpCondition(st: ReservationStatus, catchUpEnd: number | null): ConditionInput | undefined {
+  const run = st.outageRuns?.findLast((r) => r.outcome === undefined);
+  if (!run || st.alert?.firing) return undefined;
+  return {
+    type: 'Healthy',
+    status: 'Unknown',
+    reason: 'GoTelOutage',
+    message: `the run expected at ${run.expectedTime} has its deadline ${run.deadline} in a time GoTel could not accept check-ins (outage ${run.outage}): ${catchUpEnd === null ? 'waiting until GoTel accepts check-ins again and for the retried ones after' : `waiting for retried check-ins until ${iso(catchUpEnd)}`}, then unknown if none came, not missed`,
+  };
 }
 
 function healthyCondition(c: Compiled, st: ReservationStatus, under: State, exp: Expectation | undefined): ConditionInput {
@@ -161,6 +179,15 @@ function healthyCondition(c: Compiled, st: ReservationStatus, under: State, exp:
       status: 'Unknown',
       reason: 'AwaitingFirstCheckin',
       message: exp ? `no check-in yet; the first run is expected at ${iso(exp.expected)}, deadline ${iso(exp.deadline)}` : 'no check-in yet',
+    };
+  }
+  if (under === 'Unknown') {
+    const lr = st.lastResult;
+    return {
+      type: 'Healthy',
+      status: 'Unknown',
+      reason: 'GoTelOutage',
+      message: `the run expected at ${lr?.expectedTime ?? '?'} had its deadline ${lr?.time ?? '?'} while GoTel could not accept check-ins (outage ${lr?.outage ?? '?'}) and no check-in came in the catch-up after it: unknown, not missed`,
     };
   }
   if ((BAD as ReadonlySet<string>).has(under)) {
@@ -255,11 +282,12 @@ export function evaluate(res: Reservation, now: Date, opts: EvaluateOptions = {}
     };
   }
 
-  const ctx: Ctx = { res, c, st, entries: [] };
+  const ctx: Ctx = { res, c, st, entries: [], ...(opts.outages ? { outages: opts.outages, catchUpMs: opts.catchUpMs ?? 0 } : {}) };
   syncJudging(ctx, nowMs);
   const ev = evidence(st, nowMs);
   if (!c.suspend) {
     applyBad(ctx, judgeDue(ctx, nowMs, true, ev));
+    settleOutageRuns(ctx, ev);
     updateAlert(ctx, nowMs);
   }
 
@@ -275,7 +303,7 @@ export function evaluate(res: Reservation, now: Date, opts: EvaluateOptions = {}
     prevConditions,
     [
       { type: 'Ready', status: 'True', reason: 'SpecValid', message: `judging ${describe(c)}` },
-      healthyCondition(c, st, under, exp),
+      (ctx.catchUpEnd !== undefined ? catchUpCondition(st, ctx.catchUpEnd) : undefined) ?? healthyCondition(c, st, under, exp),
       alertingCondition(c, st, quiet),
     ],
     generation,
@@ -296,6 +324,7 @@ export function evaluate(res: Reservation, now: Date, opts: EvaluateOptions = {}
       }
     }
     consider(renotifyDue(c, st, nowMs));
+    consider(ctx.outageWake);
     if (!c.quiet.empty) consider(c.quiet.nextBoundary(nowMs));
     // A clamped future check-in: look again when its stamp is reached.
     for (const v of [st.lastStartTime, st.lastSuccessTime, st.lastFailureTime]) {

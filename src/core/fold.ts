@@ -8,7 +8,7 @@
 // nothing twice. Only a shard's owner folds its check-ins while it lives, in sequence order, so
 // "every check-in up to the mark is in" holds.
 import { LIMITS, type Checkin, type JournalMark, type Reservation, type ReservationStatus } from '../api/reservation.ts';
-import { applyCheckinDetailed, type CheckinInput } from './checkin.ts';
+import { applyCheckinDetailed, type CheckinInput, type JudgeOutages } from './checkin.ts';
 
 export interface FoldItem {
   shard: string;
@@ -53,7 +53,7 @@ export function raiseMark(marks: JournalMark[] | undefined, shard: string, seq: 
  * see applyCheckinDetailed) and raises the marks. With `inPlace`, `res.status` is the caller's own
  * copy and is changed instead of cloned.
  */
-export function foldInto(res: Reservation, items: readonly FoldItem[], inPlace = false): Folded {
+export function foldInto(res: Reservation, items: readonly FoldItem[], inPlace = false, outages: JudgeOutages = {}): Folded {
   let status = res.status;
   // Whether `status` is our own copy, changed in place: after the first clone, or the caller's own.
   let owned = inPlace && status !== undefined;
@@ -61,7 +61,7 @@ export function foldInto(res: Reservation, items: readonly FoldItem[], inPlace =
   const highest = new Map<string, number>();
   const outcomes = items.map((item): FoldOutcome => {
     if (item.seq > 0 && item.seq <= markOf(res.status, item.shard)) return { alreadyFolded: true, duplicate: false };
-    const result = applyCheckinDetailed({ ...res, ...(status ? { status } : {}) }, item.input, item.now, { inPlace: owned });
+    const result = applyCheckinDetailed({ ...res, ...(status ? { status } : {}) }, item.input, item.now, { ...outages, inPlace: owned });
     owned ||= !result.duplicate;
     if (result.duplicate) return { alreadyFolded: false, duplicate: true, checkin: result.checkin };
     status = result.status;

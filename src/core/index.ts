@@ -15,3 +15,4 @@ export { foldInto, lastArrival, markOf, raiseMark, type FoldItem, type FoldOutco
 export { effectiveReservation, followsCronJob, type CronJobOf, type FollowedCronJob } from './job-ref.ts';
 export { ALERT_DELIVERY, alertDeliveryCondition, isPending, pruneOutbox, withAlertDelivery } from './delivery.ts';
 export { clip } from './text.ts';
+export { catchUpEnd, leaderGap, mergeOutage, outageFor, outageId, windowsOf, type ObservedInterval, type OutageRecord, type OutageWindow } from './outage.ts';

@@ -9,7 +9,8 @@
 // 2. check-ins arriving now recorded in order, each judged against the runs due before it, with
 //    the journal marks that make a replay count once;
 // 3. the verdict at `now` (evaluate: state, conditions, missed runs, alert transitions), and the
-//    AlertDelivery condition its outbox implies;
+//    AlertDelivery condition its outbox implies; a run due while GoTel itself could not accept
+//    check-ins (inputs.outages) waits for the catch-up and is then CheckedIn or Unknown, not Missed;
 // 4. whether that verdict must wait: acknowledged check-ins not yet folded (in another replica's
 //    journal) that would contradict it, e.g. a run called missed that checked in.
 import type { Reservation, ReservationStatus, State } from '../api/reservation.ts';
@@ -17,6 +18,8 @@ import { withAlertDelivery } from './delivery.ts';
 import { canonical, evaluate, sameJson, type Evaluation, type Transition } from './evaluate.ts';
 import { foldInto, type Folded, type FoldItem, type FoldOutcome } from './fold.ts';
 import { effectiveReservation, type FollowedCronJob } from './job-ref.ts';
+import type { JudgeOutages } from './checkin.ts';
+import type { OutageWindow } from './outage.ts';
 
 export interface JudgeInputs {
   /**
@@ -33,6 +36,13 @@ export interface JudgeInputs {
   unfolded?: readonly FoldItem[];
   /** How long a verdict waits for unfolded check-ins at most (past it, judging beats silence). */
   foldWaitMs?: number;
+  /**
+   * GoTel's own outages (src/core/outage.ts): a run whose deadline falls in one, or in the
+   * `catchUpMs` after it, waits for the catch-up and is then CheckedIn or Unknown, never Missed.
+   * Ignored for a `jobRef` Reservation: its evidence (Job status) is in the apiserver.
+   */
+  outages?: readonly OutageWindow[];
+  catchUpMs?: number;
   /** `reservation.status` is the caller's own copy: change it in place (the hot check-in path). */
   inPlace?: boolean;
 }
@@ -62,12 +72,13 @@ export const WAIT_RETRY_MS = 1_000;
 export function judge(reservation: Reservation, now: Date, inputs: JudgeInputs = {}): Judgement {
   const { reservation: effective, problem, unknown } = effectiveReservation(reservation, inputs.cronJob);
   const before = reservation.status ?? {};
-  const folded = inputs.checkins ? foldInto(effective, inputs.checkins, inputs.inPlace === true) : undefined;
+  const outages = outagesFor(reservation, inputs);
+  const folded = inputs.checkins ? foldInto(effective, inputs.checkins, inputs.inPlace === true, outages) : undefined;
   if (folded && (!folded.status || unknown)) return recordedOnly(before, folded);
   // The status evaluate changes in place: the fold's own copy, the caller's, or a fresh clone.
   const own = inputs.inPlace === true && reservation.status !== undefined;
   const status = folded?.status ?? (own ? before : structuredClone(before));
-  const evaluation = evaluate({ ...effective, status }, now, { inPlace: true, ...(problem ? { specError: problem } : {}) });
+  const evaluation = evaluate({ ...effective, status }, now, { inPlace: true, ...outages, ...(problem ? { specError: problem } : {}) });
   const conditions = withAlertDelivery(evaluation.status, now.getTime(), reservation.metadata?.generation).conditions;
   if (conditions) evaluation.status.conditions = conditions;
   recordSchedule(evaluation.status, problem ? undefined : effective.spec);
@@ -82,6 +93,12 @@ export function judge(reservation: Reservation, now: Date, inputs: JudgeInputs =
     transitions: evaluation.transitions,
     evaluation,
   };
+}
+
+/** The outages that apply: none for a jobRef Reservation, judged by Job status in the apiserver. */
+function outagesFor(reservation: Reservation, inputs: JudgeInputs): JudgeOutages {
+  if (!inputs.outages || inputs.outages.length === 0 || reservation.spec?.jobRef) return {};
+  return { outages: inputs.outages, catchUpMs: inputs.catchUpMs ?? 0 };
 }
 
 /**
@@ -117,6 +134,6 @@ function contradicted(reservation: Reservation, evaluation: Evaluation, now: Dat
   const waitMs = inputs.foldWaitMs ?? FOLD_WAIT_MS;
   const items = inputs.unfolded?.filter((i) => i.now <= now && now.getTime() - i.now.getTime() < waitMs) ?? [];
   if (items.length === 0) return false;
-  const withThem = judge(reservation, now, { cronJob: inputs.cronJob, checkins: items });
+  const withThem = judge(reservation, now, { cronJob: inputs.cronJob, checkins: items, ...outagesFor(reservation, inputs) });
   return withThem.evaluation !== undefined && withThem.status !== null && verdictKey(withThem.evaluation) !== verdictKey(evaluation);
 }

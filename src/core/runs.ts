@@ -11,9 +11,11 @@
 //   counted; good runs are. Nothing is alerted inside them.
 // Durable markers: status.judging.judgedThrough (expected runs), running[].overrun (overruns),
 // status.alert.firing (the alert; its outbox and lastNotifiedTime change in delivery.ts).
-import type { AlertStatus, Outcome, OutboxEntry, Reservation, ReservationStatus, RunResult } from '../api/reservation.ts';
+import type { AlertStatus, Outcome, OutboxEntry, OutageRun, Reservation, ReservationStatus, RunResult } from '../api/reservation.ts';
+import { LIMITS } from '../api/reservation.ts';
 import { addEntry } from './delivery.ts';
 import { formatDuration } from './duration.ts';
+import { catchUpEnd, outageFor, OUTAGE_RETRY_MS, type OutageWindow } from './outage.ts';
 import { FUTURE_TOLERANCE_MS, MAX_JUDGED_PER_CALL, type Compiled } from './spec.ts';
 import { iso, ms } from './time.ts';
 
@@ -26,6 +28,8 @@ export interface BadEvent {
   expectedTime?: number;
   runId?: string;
   startTime?: number;
+  /** Outcome Unknown: the outage its deadline fell in. */
+  outage?: string;
 }
 
 /** Where the failure threshold was crossed in this call (alert reason and due time). */
@@ -42,6 +46,13 @@ export interface Ctx {
   /** New outbox entries made in this call. */
   entries: OutboxEntry[];
   crossing?: Crossing;
+  /** GoTel's own outages (src/core/outage.ts): runs due in one are not Missed. */
+  outages?: readonly OutageWindow[];
+  catchUpMs?: number;
+  /** When a run waiting for an outage's catch-up is looked at again (for the wakeup). */
+  outageWake?: number;
+  /** When that catch-up ends; null while the outage lasts. */
+  catchUpEnd?: number | null;
 }
 
 export function since(st: ReservationStatus): number {
@@ -151,9 +162,27 @@ export function judgeDue(ctx: Ctx, upTo: number, inclusive: boolean, ev: number 
         from = Math.max(t, through);
         continue outer;
       }
+      const answered = ev !== undefined && ev > t - c.earlyMs; // a check-in answered it
+      // The run's window opens a period before it (every) or EARLY_MS before it (cron), not before `since`.
+      const opensAt = Math.max(since(st), c.schedule.kind === 'every' ? t - c.schedule.periodMs : t - c.earlyMs);
+      const outage = answered || c.quiet.overlaps(t, d) ? undefined : outageFor(ctx.outages, d, ctx.catchUpMs ?? 0, opensAt);
+      if (outage) {
+        // GoTel could not take this run's check-in: wait for the catch-up (the marker stays, so
+        // this and every later run are judged then), after it the run is Unknown, not Missed.
+        const judgeable = catchUpEnd(outage, ctx.catchUpMs ?? 0);
+        noteOutageRun(st, { outage: outage.id, expectedTime: iso(t), deadline: iso(d) });
+        if (judgeable === null || !due(judgeable)) {
+          ctx.outageWake = judgeable ?? upTo + OUTAGE_RETRY_MS;
+          ctx.catchUpEnd = judgeable;
+          break outer;
+        }
+        setMarker(st, t);
+        events.push({ outcome: 'Unknown', time: d, expectedTime: t, outage: outage.id });
+        continue;
+      }
       setMarker(st, t);
       if (c.quiet.overlaps(t, d)) continue;
-      if (ev !== undefined && ev > t - c.earlyMs) continue; // a check-in answered it
+      if (answered) continue;
       events.push({ outcome: 'Missed', time: d, expectedTime: t });
     }
     break;
@@ -207,7 +236,11 @@ export function countGood(ctx: Ctx): void {
   st.consecutiveFailures = 0;
 }
 
-/** Applies judged bad events (all outside quiet periods by construction). */
+/**
+ * Applies judged events (all outside quiet periods by construction). An Unknown run (due in a
+ * GoTel outage, no check-in after the catch-up) is shown, not counted: no alert of its own; the
+ * outage notice lists it (src/operator/outage-notifier.ts).
+ */
 export function applyBad(ctx: Ctx, events: BadEvent[]): void {
   for (const e of events) {
     const result: RunResult = {
@@ -215,8 +248,39 @@ export function applyBad(ctx: Ctx, events: BadEvent[]): void {
       time: iso(e.time),
       ...(e.expectedTime !== undefined ? { expectedTime: iso(e.expectedTime) } : {}),
       ...(e.runId !== undefined ? { runId: e.runId } : {}),
+      ...(e.outage !== undefined ? { outage: e.outage } : {}),
     };
-    countBad(ctx, e, result, describeBad(ctx.c, e));
+    if (e.outcome === 'Unknown') {
+      ctx.st.lastResult = result;
+      noteOutageRun(ctx.st, { outage: e.outage ?? '', expectedTime: result.expectedTime ?? result.time, deadline: result.time, outcome: 'Unknown' });
+    } else countBad(ctx, e, result, describeBad(ctx.c, e));
+  }
+}
+
+/** Records (or updates, by expected time) a run due in an outage in status.outageRuns. */
+function noteOutageRun(st: ReservationStatus, run: OutageRun): void {
+  const runs = st.outageRuns ?? [];
+  const i = runs.findIndex((r) => r.expectedTime === run.expectedTime);
+  if (i >= 0) {
+    const had = runs[i]!;
+    if (had.outage === run.outage && had.deadline === run.deadline && (run.outcome === undefined || had.outcome === run.outcome)) return;
+    runs[i] = { ...had, ...run };
+  } else runs.push(run);
+  st.outageRuns = runs.slice(Math.max(0, runs.length - LIMITS.outageRuns));
+}
+
+/**
+ * Runs waiting for an outage's catch-up that a check-in has answered since: CheckedIn. Evidence
+ * after the run's window opened answers it (a period before it for `every`, EARLY_MS for cron).
+ */
+export function settleOutageRuns(ctx: Ctx, ev: number | undefined): void {
+  const runs = ctx.st.outageRuns;
+  if (!runs || ev === undefined) return;
+  const open = ctx.c.schedule.kind === 'every' ? ctx.c.schedule.periodMs : ctx.c.earlyMs;
+  for (let i = 0; i < runs.length; i++) {
+    const r = runs[i]!;
+    const t = ms(r.expectedTime);
+    if (r.outcome === undefined && t !== undefined && ev > t - open) runs[i] = { ...r, outcome: 'CheckedIn' };
   }
 }
 

@@ -44,6 +44,8 @@ export interface OperatorConfig {
   gotelApi: GotelApiConfig;
   /** Check-ins per client (src/checkin/client-limits.ts); perSecond 0: no limit. */
   clientLimits: ClientLimitOptions;
+  /** After an outage of GoTel's own, how long retried check-ins are waited for before runs due in it are judged. */
+  outageCatchUpMs: number;
 }
 
 export interface GotelApiConfig {
@@ -122,7 +124,10 @@ export function operatorOptions(command: Command): Command {
     .addOption(opt('--metrics-listen <host:port>', 'address for /metrics (Prometheus), apart from the check-ins on --listen', 'metrics-listen').default('0.0.0.0:9090'))
     // The peer watch's dead man's switch (read by src/ha/config.ts).
     .addOption(opt('--heartbeat-url <url>', 'dead man\'s switch: while leading, GET this URL every --heartbeat-interval (e.g. a Healthchecks ping URL)', 'heartbeat-url'))
-    .addOption(opt('--heartbeat-interval <duration>', 'how often to ping --heartbeat-url', 'heartbeat-interval').default('1m'));
+    .addOption(opt('--heartbeat-interval <duration>', 'how often to ping --heartbeat-url', 'heartbeat-interval').default('1m'))
+    .addOption(
+      opt('--outage-catch-up <duration>', 'after GoTel could not accept check-ins, how long retried check-ins are waited for before runs due in the outage are judged (Unknown, never Missed)', 'outage-catch-up').default('1m'),
+    );
 }
 
 /**
@@ -237,7 +242,7 @@ export function toOperatorConfig(opts: Record<string, unknown>, fileEnv: NodeJS.
   const leNs = str('leaderElectionNamespace') ?? fileEnv.POD_NAMESPACE ?? 'default';
   if (!DNS_LABEL.test(leNs)) throw new ConfigError(`--leader-election-namespace: "${leNs}" is not a namespace name`);
   const listenAt = parseListen(typeof opts.listen === 'string' ? opts.listen : '0.0.0.0:8080');
-  const { kubeconfig, identity, clusterName, leaseDuration, resync, logLevel, checkinStatusWrites, gotelApiNamespace } = opts;
+  const { kubeconfig, identity, clusterName, leaseDuration, resync, logLevel, checkinStatusWrites, gotelApiNamespace, outageCatchUp } = opts;
   const statusWrites = Number(typeof checkinStatusWrites === 'string' ? checkinStatusWrites : '5');
   if (!(statusWrites >= 1) || !Number.isFinite(statusWrites)) throw new ConfigError(`--checkin-status-writes: "${String(checkinStatusWrites)}" is not a number of writes per second (1 or more)`);
   return {
@@ -258,6 +263,7 @@ export function toOperatorConfig(opts: Record<string, unknown>, fileEnv: NodeJS.
     alertGroupWindowMs: groupWindow(opts.alertGroupWindow),
     receivers,
     metricsListen: metricsListenOf(opts.metricsListen, listenAt),
+    outageCatchUpMs: seconds(typeof outageCatchUp === 'string' ? outageCatchUp : '1m', '--outage-catch-up'),
     statusPage: statusConfig(opts),
     clientLimits: clientLimitConfig(opts),
     heartbeat: haConfig(opts),

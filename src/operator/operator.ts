@@ -10,6 +10,7 @@
 import type { Logger } from 'pino';
 import { randomUUID } from 'node:crypto';
 import { AlertDispatcher } from '../alerts/dispatcher.ts';
+import { GROUP, PLURAL, VERSION, type Reservation } from '../api/reservation.ts';
 import { parseDefaultReceiver } from '../alerts/receivers.ts';
 import { JobWatcher, JOB_KEY_PREFIX } from '../checkin/job-watcher.ts';
 import { ShardJournal } from '../checkin/journal.ts';
@@ -33,6 +34,8 @@ import { createStatusRouter } from '../status/router.ts';
 import { createApp, listen } from './server.ts';
 import { Watched } from './watched.ts';
 import { FirstPass } from './first-pass.ts';
+import { OutageNotifier } from './outage-notifier.ts';
+import { OutageTracker } from './outage-tracker.ts';
 import { peerServices, type Service } from '../ha/index.ts';
 import { createMetricsApp } from './server.ts';
 
@@ -57,6 +60,11 @@ export class Operator {
   private readonly sweeper: JournalSweeper;
   /** Who monitors the monitors: the heartbeat Lease, the watch of Peers, the dead man's switch (src/ha). */
   private readonly peers: Service;
+  /** GoTel's own outages: observed here, recorded durably, given to the judge. */
+  private readonly outages: OutageTracker;
+  /** The leader's one notice per outage. */
+  private outageNotifier?: OutageNotifier;
+  private outageNotifierStopping: Promise<void> = Promise.resolve();
   /** The alert sender of the current leadership term. */
   private outbox?: AlertDispatcher;
   private outboxStopping: Promise<void> = Promise.resolve();
@@ -92,6 +100,16 @@ export class Operator {
       onCronJob: (keys) => keys.forEach(enqueue),
     });
     this.journalView = new JournalView(this.rest, { namespace: config.leaderElectionNamespace, logger });
+    this.outages = new OutageTracker({
+      rest: this.rest,
+      namespace: config.leaderElectionNamespace,
+      leaderLease: config.leaderLeaseName,
+      leaseDurationMs: config.leaseDurationMs,
+      logger,
+      // What the judge knows changed: every Reservation is judged again with it.
+      onChange: () => this.enqueueAll(),
+    });
+    const outages = () => ({ outages: this.outages.windows(), catchUpMs: config.outageCatchUpMs });
     const cronJobOf = this.reservations.cronJobOf.bind(this.reservations);
     const isLeader = (): boolean => this.elector.isLeader;
     this.jobWatcher = new JobWatcher({ rest: this.rest, writer: this.writer, namespaces: config.namespaces, reservationsFor: (job) => this.reservations.reservationsForJob(job), enqueue, isLeader, logger, metrics, cronJobOf });
@@ -111,11 +129,12 @@ export class Operator {
       cronJobOf,
       // Another replica's older, unfolded check-ins for a Reservation go first (see CheckinStore.foldLimit).
       foreignUnfolded: (key, status) => this.journalView.unfolded(key, status),
+      outages,
     });
     metrics.unfoldedCheckins.read = () => this.store.unfolded;
     // Per-Reservation metrics are read from the informer cache at scrape time (src/metrics.ts).
     metrics.reservationSource.list = () => this.reservations.list();
-    this.sweeper = new JournalSweeper({ rest: this.rest, writer: this.writer, view: this.journalView, namespace: config.leaderElectionNamespace, shard: this.shard, isLeader, cronJobOf, logger });
+    this.sweeper = new JournalSweeper({ rest: this.rest, writer: this.writer, view: this.journalView, namespace: config.leaderElectionNamespace, shard: this.shard, isLeader, cronJobOf, outages, logger });
     this.reconciler = new Reconciler({
       get: (key) => this.reservations.get(key),
       writer: this.writer,
@@ -130,6 +149,7 @@ export class Operator {
       // A dead replica's journal is swept once its shard Lease (as long as the leader's) has been
       // stale for twice its duration, within a sweep interval (5 s): wait for that, and then some.
       foldWaitMs: Math.max(FOLD_WAIT_MS, 2 * config.leaseDurationMs + 5_000 + 30_000),
+      outages,
       outbox: { sync: (r) => this.outbox?.sync(r), forget: (namespace, name) => this.outbox?.forget(namespace, name) },
     });
     this.peers = peerServices({ rest: this.rest, config, metrics, logger, isLeader, reservations: this.reservations, cachesSynced: () => this.notReadyReason() === null });
@@ -177,6 +197,28 @@ export class Operator {
       this.outbox = this.newSender();
       for (const key of this.reservations.keys()) this.queue.add(key);
     });
+    // The same rule for the outage notice: the last term's send is marked before this one looks.
+    void this.outageNotifierStopping.then(() => {
+      if (!this.elector.isLeader || this.outageNotifier) return;
+      this.outageNotifier = this.newOutageNotifier();
+      this.outageNotifier.start();
+    });
+  }
+
+  private newOutageNotifier(): OutageNotifier {
+    const { config } = this;
+    return new OutageNotifier({
+      rest: this.rest,
+      store: this.outages.store,
+      windows: () => this.outages.windows(),
+      catchUpMs: config.outageCatchUpMs,
+      reservations: () => this.listReservations(),
+      cronJobOf: this.reservations.cronJobOf.bind(this.reservations),
+      ...(config.slackWebhookUrl ? { defaultReceiver: parseDefaultReceiver(config.slackWebhookUrl) } : {}),
+      receivers: config.receivers,
+      clusterName: config.clusterName,
+      logger: this.logger,
+    });
   }
 
   private stoppedLeading(): void {
@@ -189,6 +231,9 @@ export class Operator {
     const outbox = this.outbox;
     this.outbox = undefined;
     if (outbox) this.outboxStopping = outbox.stop().catch(() => {});
+    const notifier = this.outageNotifier;
+    this.outageNotifier = undefined;
+    if (notifier) this.outageNotifierStopping = notifier.stop().catch(() => {});
   }
 
   private newSender(): AlertDispatcher {
@@ -206,6 +251,13 @@ export class Operator {
     });
   }
 
+  /** Every watched Reservation, read from the apiserver (one list per watched namespace). */
+  private async listReservations(): Promise<Reservation[]> {
+    const scopes = this.config.namespaces.length > 0 ? this.config.namespaces.map((ns) => `/namespaces/${encodeURIComponent(ns)}`) : [''];
+    const lists = await Promise.all(scopes.map((scope) => this.rest.request<{ items: Reservation[] }>({ method: 'GET', path: `/apis/${GROUP}/${VERSION}${scope}/${PLURAL}` })));
+    return lists.flatMap((l) => l.items);
+  }
+
   private checkinRouter(): ReturnType<typeof createCheckinRouter> {
     return createCheckinRouter({
       rest: this.rest,
@@ -214,6 +266,7 @@ export class Operator {
       logger: this.logger,
       cronJobOf: this.reservations.cronJobOf.bind(this.reservations),
       store: this.store,
+      onUnavailable: () => this.outages.refused(),
       reservations: { get: (namespace, name) => this.reservations.get(`${namespace}/${name}`) },
       ...(this.config.selector ? { selector: this.config.selector } : {}),
       gotelApi: this.config.gotelApi,
@@ -260,6 +313,8 @@ export class Operator {
     this.jobWatcher.start();
     for (const inf of [...this.reservations.informers, ...this.journalView.informers]) inf.start();
     await Promise.all(this.informers.map((i) => i.waitForSync()));
+    // Before leading: the records, and a gap in the leader Lease's renewals (no replica led).
+    await this.outages.start();
     this.elector.start();
     // The journal's Lease says this replica lives.
     this.journal.start().catch((err: unknown) => this.logger.warn({ err: (err as Error).message }, 'check-in journal unavailable: check-ins wait for their status writes'));
@@ -282,9 +337,14 @@ export class Operator {
       const outbox = this.outbox;
       this.outbox = undefined;
       await outbox?.stop();
+      const notifier = this.outageNotifier;
+      this.outageNotifier = undefined;
+      await notifier?.stop();
     });
+    this.outages.stop();
     await this.queue.drain();
     await this.outboxStopping;
+    await this.outageNotifierStopping;
     // No new check-ins, then what was accepted is folded (the check-in journal empties).
     await this.http?.close();
     await this.metricsHttp?.close();

@@ -36,6 +36,8 @@ export interface ReconcilerDeps {
   unfolded?: (key: string, status: ReservationStatus | undefined) => FoldItem[];
   /** How long a verdict may wait for unfolded check-ins (default FOLD_WAIT_MS). */
   foldWaitMs?: number;
+  /** GoTel's own outages and the catch-up after them (src/core/outage.ts). */
+  outages?: () => Pick<JudgeInputs, 'outages' | 'catchUpMs'>;
 }
 
 const ALERTING: ReadonlySet<State> = new Set(['Late', 'Missed', 'Overrun', 'Failed', 'TooFast', 'Invalid']);
@@ -79,7 +81,7 @@ export class Reconciler {
 
   /** What the judge is told about `r` besides the clock: its CronJob, check-ins waiting in journals. */
   private inputs(key: string, r: Reservation): JudgeInputs {
-    return { cronJob: this.d.cronJobOf(r), unfolded: this.d.unfolded?.(key, r.status) ?? [], foldWaitMs: this.d.foldWaitMs ?? FOLD_WAIT_MS };
+    return { cronJob: this.d.cronJobOf(r), unfolded: this.d.unfolded?.(key, r.status) ?? [], foldWaitMs: this.d.foldWaitMs ?? FOLD_WAIT_MS, ...this.d.outages?.() };
   }
 
   private async reconcileOnce(key: string): Promise<HandlerResult> {

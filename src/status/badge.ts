@@ -32,7 +32,7 @@ export function stateColor(state: State): ColorName {
     case 'Invalid':
       return 'red';
     default:
-      // Pending, Snoozed, Suspended: nothing judged, nothing wrong.
+      // Pending, Snoozed, Suspended: nothing judged, nothing wrong; Unknown: GoTel itself could not judge.
       return 'lightgrey';
   }
 }

@@ -26,6 +26,9 @@ describe('operator configuration', () => {
     expect(() => toOperatorConfig({ namespaces: 'Team_A' }, {})).toThrow(/--namespaces: "Team_A"/);
     expect(() => toOperatorConfig({ slackWebhookUrl: 'not a url' }, {})).toThrow(/--slack-webhook-url/);
     expect(() => toOperatorConfig({ leaseDuration: 'soon' }, {})).toThrow(/--lease-duration/);
+    expect(c.outageCatchUpMs).toBe(60_000);
+    expect(toOperatorConfig({ outageCatchUp: '90s' }, {}).outageCatchUpMs).toBe(90_000);
+    expect(() => toOperatorConfig({ outageCatchUp: 'later' }, {})).toThrow(/--outage-catch-up/);
     expect(toOperatorConfig({ slackWebhookUrl: 'gotel-system/slack#url' }, {}).slackWebhookUrl).toBe('gotel-system/slack#url');
   });
 
