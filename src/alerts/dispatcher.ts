@@ -30,7 +30,7 @@ import { newer, reservationPath, type StatusWriter } from '../k8s/status-writer.
 import { silentLogger, type Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { SendOutcome } from './classify.ts';
-import { closeEntry, markDelivered, markRefused, markRetrying, nextPending, type DeliveryMark, type FailureMark } from './outbox.ts';
+import { closeEntry, isPending, markDelivered, markRefused, markRetrying, nextPending, type DeliveryMark, type FailureMark } from './outbox.ts';
 import { sendEmail } from './email.ts';
 import { sendPagerDuty } from './pagerduty.ts';
 import type { ReceiverSettings } from './receiver-config.ts';
@@ -38,7 +38,8 @@ import { resolveReceivers, redactUrl, type DefaultReceiver, type Receiver } from
 import { renderEmail, renderPagerDutyEvent, renderSlackMessage, renderWebhookPayload, type RenderContext } from './render.ts';
 import { sendSlack, type SendOptions } from './slack.ts';
 import { postJson, sendWebhook } from './webhook.ts';
-import { renderEmailGroup, renderPagerDutyGroup, renderSlackGroup, renderWebhookGroup, targetHash, type AlertGroup } from './group.ts';
+import { renderEmailGroup, renderPagerDutyGroup, renderSlackGroup, renderWebhookGroup, runKeyOf, targetHash, type AlertGroup } from './group.ts';
+import { withSecretMemo } from './secret-memo.ts';
 import { GroupStore } from './group-store.ts';
 import { AlertGrouper, type Target } from './grouper.ts';
 import { ReceiverGate, type Rate } from './receiver-gate.ts';
@@ -162,6 +163,8 @@ export class AlertDispatcher {
   private readonly slackUrls = new Set<string>();
   private readonly loops = new Set<Promise<void>>();
   private readonly abort = new AbortController();
+  /** Secret reads shared for a few seconds, for anticipate (a storm names the same few Secrets). */
+  private readonly memoRest: KubeRest;
   private stopped = false;
 
   constructor(options: AlertDispatcherOptions) {
@@ -171,6 +174,7 @@ export class AlertDispatcher {
     this.send = options.send ?? defaultSender;
     const slackRate = options.slackRate ?? SLACK_RATE;
     this.gate = new ReceiverGate((url) => (this.slackUrls.has(url) ? slackRate : undefined));
+    this.memoRest = withSecretMemo(options.rest, this.clock);
     if ((options.groupWindowMs ?? 0) > 0 && options.groupNamespace) {
       const ctx: RenderContext = this.o.clusterName ? { clusterName: this.o.clusterName } : {};
       this.grouper = new AlertGrouper({
@@ -239,6 +243,31 @@ export class AlertDispatcher {
     } catch (err) {
       this.log.error({ err }, 'alert dispatcher sync failed');
     }
+  }
+
+  /**
+   * Offers a verdict judged from the cache before its status write (a deadline that just fired):
+   * its new alert joins its group's window now (AlertGrouper.anticipate), so in a storm every
+   * Reservation is named within the window although the status writes take much longer. Nothing
+   * is sent from here: a lone alert still goes out after its write, through sync. Never throws.
+   */
+  anticipate(reservation: Reservation): void {
+    const grouper = this.grouper;
+    const pending = reservation.status?.alert?.outbox?.filter((e) => e.kind === 'alert' && isPending(e)) ?? [];
+    if (!grouper || this.stopped || pending.length === 0) return;
+    const namespace = reservation.metadata.namespace ?? 'default';
+    const expected = reservation.status?.lastResult?.expectedTime;
+    void (async () => {
+      await grouper.ready;
+      const receivers = await resolveReceivers(this.memoRest, reservation, this.o.defaultReceiver, this.o.receivers);
+      for (const entry of pending) {
+        for (const r of receivers) {
+          if (!r.url || r.error || r.transientError || entry.deliveredTo?.includes(r.name)) continue;
+          if (r.type === 'slack') this.slackUrls.add(r.url);
+          grouper.anticipate(namespace, reservation.metadata.name, entry, r as Target, entry.reason === 'Missed' ? expected : undefined);
+        }
+      }
+    })().catch((err: unknown) => this.log.warn({ err, reservation: `${namespace}/${reservation.metadata.name}` }, 'could not anticipate an alert'));
   }
 
   /** Forgets a deleted Reservation: cancels its retry timer (a send in flight finishes). */
@@ -328,7 +357,7 @@ export class AlertDispatcher {
         try {
           await this.record(state, (status, generation) => markDelivered(status, mark, generation));
           state.unrecorded.shift();
-          if (mark.group) this.grouper?.recorded(state.namespace, state.name, mark.entryId, mark.receiver);
+          if (mark.group) this.grouper?.recorded(state.namespace, state.name, mark.entryId, mark.receiver, mark.runKey);
         } catch (err) {
           if (err instanceof KubeApiError && err.code === 404) return this.gone(key, state);
           this.log.warn({ err, reservation: key, entry: mark.entryId, receiver: mark.receiver }, 'could not record an alert delivery, retrying the status write');
@@ -375,7 +404,8 @@ export class AlertDispatcher {
       }
       if (pick.grouped) {
         // Its group delivered it: record that (with the group's id), never send it again.
-        state.unrecorded.push({ ...pick.grouped, entryId: entry.id, receivers: names, rejected: [...rejected] });
+        const runKey = runKeyOf(entry);
+        state.unrecorded.push({ ...pick.grouped, entryId: entry.id, ...(runKey ? { runKey } : {}), receivers: names, rejected: [...rejected] });
         continue;
       }
       const target = pick.target;

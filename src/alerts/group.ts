@@ -15,6 +15,12 @@ export interface GroupMember {
   name: string;
   /** The outbox entry it stands for. */
   entryId: string;
+  /**
+   * For alerts: the run it stands for (kind, reason, due time), the same in every judgement of
+   * that run, so a member announced before its status was written (AlertGrouper.anticipate), or
+   * judged again by a new leader, is still the same member.
+   */
+  runKey?: string;
   /** The receiver's name in this Reservation's spec.notify (what its deliveredTo records). */
   receiver: string;
   dueTime: string;
@@ -64,8 +70,16 @@ export function causeKey(targetKey: string, entry: Pick<OutboxEntry, 'kind' | 'r
   return `${targetKey}|${entry.kind}|${entry.reason}`;
 }
 
-export function memberKey(m: Pick<GroupMember, 'namespace' | 'name' | 'entryId' | 'receiver'>): string {
-  return `${m.namespace}/${m.name}|${m.entryId}|${m.receiver}`;
+export function memberKey(m: Pick<GroupMember, 'namespace' | 'name' | 'entryId' | 'receiver' | 'runKey'>): string {
+  return `${m.namespace}/${m.name}|${m.runKey ?? m.entryId}|${m.receiver}`;
+}
+
+/**
+ * What an entry stands for across judgements: an alert is one run's (its id has the judging time
+ * in it, its due time does not); other kinds are keyed by their id.
+ */
+export function runKeyOf(entry: Pick<OutboxEntry, 'kind' | 'reason' | 'dueTime'>): string | undefined {
+  return entry.kind === 'alert' ? `alert|${entry.reason}|${entry.dueTime}` : undefined;
 }
 
 const VERB: Record<string, string> = {

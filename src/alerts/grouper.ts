@@ -20,7 +20,7 @@ import { backoffDelay } from '../util/backoff.ts';
 import type { Clock } from '../util/clock.ts';
 import { timerDelay } from '../util/timers.ts';
 import type { SendOutcome } from './classify.ts';
-import { causeKey, MAX_GROUP_MEMBERS, memberKey, targetHash, type AlertGroup, type GroupMark, type GroupMember } from './group.ts';
+import { causeKey, MAX_GROUP_MEMBERS, memberKey, runKeyOf, targetHash, type AlertGroup, type GroupMark, type GroupMember } from './group.ts';
 import type { GroupRecords } from './group-store.ts';
 import type { ReceiverGate } from './receiver-gate.ts';
 import { redactUrl, type Receiver } from './receivers.ts';
@@ -81,6 +81,8 @@ type Held = { window: Window } | { state: GroupState } | 'alone';
 /** Delivered groups are deleted once every member's status has the mark, or after this long. */
 export const GROUP_TTL_MS = 3_600_000;
 const BACKOFF = { initialMs: 1000, maxMs: 60_000, jitter: 0.1 };
+/** How long a member routed alone is remembered so: longer than any status write or retry takes to bring it back. */
+const ALONE_MEMORY_MS = 15 * 60_000;
 
 export class AlertGrouper {
   /** Resolves once the stored groups are read: nothing is routed before. */
@@ -88,6 +90,8 @@ export class AlertGrouper {
   private readonly o: GrouperOptions;
   private readonly log: Logger;
   private readonly held = new Map<string, Held>();
+  /** When each member held 'alone' was routed so, oldest first (to forget them). */
+  private readonly aloneAt = new Map<string, number>();
   private readonly windows = new Map<string, Window>();
   /** Groups waiting to be stored, sent or marked, per target hash: one send in flight per receiver. */
   private readonly queues = new Map<string, GroupState[]>();
@@ -110,13 +114,12 @@ export class AlertGrouper {
 
   /** Routes one receiver of one pending entry: alone now, wait for its group, or its group's answer. */
   route(namespace: string, name: string, entry: OutboxEntry, target: Target, expectedTime?: string): Route {
-    const member: GroupMember = { namespace, name, entryId: entry.id, receiver: target.name, dueTime: entry.dueTime, ...(expectedTime ? { expectedTime } : {}) };
+    const runKey = runKeyOf(entry);
+    const member: GroupMember = { namespace, name, entryId: entry.id, receiver: target.name, dueTime: entry.dueTime, ...(runKey ? { runKey } : {}), ...(expectedTime ? { expectedTime } : {}) };
     const mk = memberKey(member);
     const held = this.held.get(mk);
-    if (held === 'alone') {
-      this.held.delete(mk);
-      return { kind: 'alone' };
-    }
+    // Routed alone once: alone every time (a retry, or its status arriving after anticipate).
+    if (held === 'alone') return { kind: 'alone' };
     if (held && 'state' in held) {
       const { mark, group } = held.state;
       if (!mark) return { kind: 'wait' };
@@ -129,6 +132,7 @@ export class AlertGrouper {
     const window = this.windows.get(key);
     if (!window) {
       this.open(key, target, entry);
+      this.setAlone(mk);
       return { kind: 'alone' };
     }
     window.members.push(member);
@@ -136,9 +140,36 @@ export class AlertGrouper {
     return { kind: 'wait' };
   }
 
+  /**
+   * Announces an alert judged from the cache whose status write has not happened yet (a storm's
+   * status writes take tens of seconds): it joins its cause's open window now, so the group that
+   * names it goes out within the window, not at the pace of status writes. The first of a quiet
+   * period is held 'alone': it is sent singly, after its status write, as always. The group is
+   * stored before it is sent, and the member is found again by its run (runKeyOf) when its
+   * status, or a new leader's judgement of it, arrives (route).
+   */
+  anticipate(namespace: string, name: string, entry: OutboxEntry, target: Target, expectedTime?: string): void {
+    if (entry.kind !== 'alert') return;
+    const mk = memberKey({ namespace, name, entryId: entry.id, receiver: target.name, runKey: runKeyOf(entry)! });
+    if (this.held.has(mk)) return;
+    this.route(namespace, name, entry, target, expectedTime);
+  }
+
+  /** Remembers that a member went alone, for ALONE_MEMORY_MS (its retries and late routes agree). */
+  private setAlone(mk: string): void {
+    const now = this.now();
+    this.held.set(mk, 'alone');
+    this.aloneAt.set(mk, now);
+    for (const [k, at] of this.aloneAt) {
+      if (now - at < ALONE_MEMORY_MS) break; // in insertion order: the rest are younger
+      this.aloneAt.delete(k);
+      if (this.held.get(k) === 'alone') this.held.delete(k);
+    }
+  }
+
   /** A member's status now has its group's mark: once all have it, the group is deleted. */
-  recorded(namespace: string, name: string, entryId: string, receiver: string): void {
-    const mk = memberKey({ namespace, name, entryId, receiver });
+  recorded(namespace: string, name: string, entryId: string, receiver: string, runKey?: string): void {
+    const mk = memberKey({ namespace, name, entryId, receiver, ...(runKey ? { runKey } : {}) });
     const held = this.held.get(mk);
     if (!held || held === 'alone' || !('state' in held)) return;
     const s = held.state;
@@ -185,7 +216,7 @@ export class AlertGrouper {
         this.held.set(memberKey(m), { window: next });
         return;
       }
-      this.held.set(memberKey(m), 'alone');
+      this.setAlone(memberKey(m));
       this.o.wake(m.namespace, m.name);
       return;
     }

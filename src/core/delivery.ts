@@ -102,6 +102,8 @@ export interface DeliveryMark {
   rejected: [string, string][];
   /** The alert group (README "Alert grouping") that delivered it, when it went out in one. */
   group?: string;
+  /** How that group knows the entry (its run, for alerts: runKeyOf in src/alerts/group.ts). */
+  runKey?: string;
 }
 
 /** What a receiver's refusal or failure was, and when it answered. */

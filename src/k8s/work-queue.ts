@@ -21,6 +21,8 @@ export interface WorkQueueOptions {
   baseBackoffMs?: number;
   maxBackoffMs?: number;
   logger?: Logger;
+  /** Called when a delayed add (requeueAfter) fires, before the key is queued. */
+  onDue?: (key: string) => void;
 }
 
 export class WorkQueue {
@@ -38,6 +40,7 @@ export class WorkQueue {
   private readonly baseBackoffMs: number;
   private readonly maxBackoffMs: number;
   private readonly logger: Logger;
+  private readonly onDue?: (key: string) => void;
   private workers = 0;
   private stopped = false;
   private idleWaiters: (() => void)[] = [];
@@ -48,6 +51,7 @@ export class WorkQueue {
     this.baseBackoffMs = options.baseBackoffMs ?? 200;
     this.maxBackoffMs = options.maxBackoffMs ?? 5 * 60_000;
     this.logger = options.logger ?? silentLogger;
+    if (options.onDue) this.onDue = options.onDue;
   }
 
   add(key: string): void {
@@ -68,6 +72,7 @@ export class WorkQueue {
     this.cancelDelayed(key);
     const timer = setTimeout(() => {
       this.delayed.delete(key);
+      this.onDue?.(key);
       this.add(key);
     }, timerDelay(delayMs));
     this.delayed.set(key, timer);

@@ -85,7 +85,14 @@ export class Operator {
     // workers: a reconcile that writes waits a round trip for the apiserver, and with four, many
     // Reservations created or due at once were written at the pace of four round trips (one key
     // still has one worker at a time, so no object sees concurrent writes from here).
-    this.queue = new WorkQueue((key) => (key.startsWith(JOB_KEY_PREFIX) ? this.jobWatcher.process(key) : this.reconcile(key)), { logger, concurrency: REQUEST_CONCURRENCY });
+    this.queue = new WorkQueue((key) => (key.startsWith(JOB_KEY_PREFIX) ? this.jobWatcher.process(key) : this.reconcile(key)), {
+      logger,
+      concurrency: REQUEST_CONCURRENCY,
+      // A deadline fired: its alert joins its group before the status write (README "Alert grouping").
+      onDue: (key) => {
+        if (!key.startsWith(JOB_KEY_PREFIX)) this.reconciler.anticipate(key);
+      },
+    });
     const enqueue = (key: string): void => this.queue.add(key);
     this.reservations = new Watched(this.rest, {
       namespaces: config.namespaces,
@@ -150,7 +157,7 @@ export class Operator {
       // stale for twice its duration, within a sweep interval (5 s): wait for that, and then some.
       foldWaitMs: Math.max(FOLD_WAIT_MS, 2 * config.leaseDurationMs + 5_000 + 30_000),
       outages,
-      outbox: { sync: (r) => this.outbox?.sync(r), forget: (namespace, name) => this.outbox?.forget(namespace, name) },
+      outbox: { sync: (r) => this.outbox?.sync(r), forget: (namespace, name) => this.outbox?.forget(namespace, name), anticipate: (r) => this.outbox?.anticipate(r) },
     });
     this.peers = peerServices({ rest: this.rest, config, metrics, logger, isLeader, reservations: this.reservations, cachesSynced: () => this.notReadyReason() === null });
     this.elector = new LeaderElector(this.rest, {

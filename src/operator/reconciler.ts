@@ -18,6 +18,8 @@ export interface OutboxSender {
   sync(reservation: Reservation): void;
   /** The Reservation is gone: drop what is pending for it. */
   forget?(namespace: string, name: string): void;
+  /** A verdict judged from the cache, before its status write: its alerts may join their group now. */
+  anticipate?(reservation: Reservation): void;
 }
 
 export interface ReconcilerDeps {
@@ -63,6 +65,22 @@ export class Reconciler {
       throw err;
     } finally {
       this.d.metrics.reconcileSeconds.observe({ result }, Number(process.hrtime.bigint() - started) / 1e9);
+    }
+  }
+
+  /**
+   * A deadline fired for `key`: judge it from the cache at once and offer new alerts to the sender
+   * (OutboxSender.anticipate), before the reconcile's status write, which in a storm waits behind
+   * thousands of others. Stores nothing; the reconcile that follows judges again and writes.
+   */
+  anticipate(key: string): void {
+    const cached = this.d.get(key);
+    if (!cached || !this.d.outbox?.anticipate || !this.d.isLeader()) return;
+    try {
+      const judgement = judge(cached, this.d.clock(), this.inputs(key, cached));
+      if (judgement.status && !judgement.waiting && judgement.transitions.length > 0) this.d.outbox.anticipate({ ...cached, status: judgement.status });
+    } catch (err) {
+      this.d.logger.warn({ key, err }, 'could not anticipate a verdict');
     }
   }
 

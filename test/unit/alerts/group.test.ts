@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { OutboxEntry } from '../../../src/api/reservation.ts';
-import { groupHeadline, groupNamespaces, renderPagerDutyGroup, renderSlackGroup, renderWebhookGroup, type AlertGroup, type GroupMark } from '../../../src/alerts/group.ts';
+import { groupHeadline, groupNamespaces, renderPagerDutyGroup, renderSlackGroup, renderWebhookGroup, runKeyOf, type AlertGroup, type GroupMark } from '../../../src/alerts/group.ts';
 import type { GroupRecords, StoredGroup } from '../../../src/alerts/group-store.ts';
 import { AlertGrouper, type Target } from '../../../src/alerts/grouper.ts';
 import { ReceiverGate } from '../../../src/alerts/receiver-gate.ts';
@@ -101,8 +101,28 @@ describe('AlertGrouper', () => {
     expect(records.get(sent[0]!.id)?.mark?.result).toBe('delivered');
     const r = grouper.route('a', 'r3', entry('e3'), target);
     expect(r).toMatchObject({ kind: 'delivered', group: sent[0]!.id });
-    for (let i = 1; i <= 5; i++) grouper.recorded('a', `r${i}`, `e${i}`, 'default');
+    for (let i = 1; i <= 5; i++) grouper.recorded('a', `r${i}`, `e${i}`, 'default', runKeyOf(entry(`e${i}`)));
     await vi.waitFor(() => expect(records.size === 0).toBe(true));
+    await grouper.stop();
+  });
+
+  it('takes alerts announced before their status write into the window; each is the same member when its status arrives', async () => {
+    const { grouper, sent, woken } = harness(50);
+    await grouper.ready;
+    // Anticipated from the cache (entry ids carry the judging time; the write judges again later).
+    grouper.anticipate('a', 'lone', entry('early-0'), target);
+    for (let i = 1; i <= 4; i++) grouper.anticipate('a', `r${i}`, entry(`early-${i}`), target);
+    await vi.waitFor(() => expect(sent.length === 1).toBe(true));
+    expect(sent[0]!.members.map((m) => m.name)).toEqual(['r1', 'r2', 'r3', 'r4']);
+    // The statuses arrive with other entry ids for the same runs: the lone one is sent alone, the
+    // others are the group's, delivered, never sent again.
+    expect(grouper.route('a', 'lone', entry('late-0'), target)).toEqual({ kind: 'alone' });
+    expect(grouper.route('a', 'lone', entry('late-0'), target)).toEqual({ kind: 'alone' });
+    for (let i = 1; i <= 4; i++) expect(grouper.route('a', `r${i}`, entry(`late-${i}`), target)).toMatchObject({ kind: 'delivered', group: sent[0]!.id });
+    // Anticipating again (a second deadline pass) changes nothing.
+    grouper.anticipate('a', 'r1', entry('again-1'), target);
+    expect(woken.length).toBeGreaterThanOrEqual(4);
+    expect(sent).toHaveLength(1);
     await grouper.stop();
   });
 
@@ -123,7 +143,9 @@ describe('AlertGrouper', () => {
     await first.stop();
     records.set('old', { group: group(3, { id: 'old', target: { type: 'slack', hash: 'h' } }), createdMs: Date.now() });
     records.set('done', { group: group(2, { id: 'done' }), createdMs: Date.now(), mark: { result: 'delivered', time: '2026-03-10T02:05:04Z' } });
-    records.get('done')!.group.members = members(2, { namespace: 'z' });
+    // Stored as this version stores alerts: with the run each member stands for.
+    records.get('old')!.group.members = members(3, { runKey: runKeyOf(entry('e0')) });
+    records.get('done')!.group.members = members(2, { namespace: 'z', runKey: runKeyOf(entry('e1')) });
     const { grouper: second, sent } = grouperOn(store, 1000, target);
     await second.ready;
     expect(second.route('z', 'job-1', entry('e1'), target)).toMatchObject({ kind: 'delivered', group: 'done' });
