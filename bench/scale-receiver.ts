@@ -22,6 +22,8 @@ export interface LimitedReceiver {
   counts(): Map<string, { accepted: number; refused: number }>;
   /** Reservation key -> epoch ms of the first accepted message naming it. */
   readonly firstNamed: Map<string, number>;
+  /** Alert group id -> epoch ms of the first accepted message of that group (it names all its members). */
+  readonly groupArrivals: Map<string, number>;
   close(): Promise<void>;
 }
 
@@ -29,6 +31,7 @@ export async function startLimitedReceiver(o: LimitedReceiverOptions): Promise<L
   const buckets = new Map<string, TokenBucket>();
   const counts = new Map<string, { accepted: number; refused: number }>();
   const firstNamed = new Map<string, number>();
+  const groupArrivals = new Map<string, number>();
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -47,7 +50,11 @@ export async function startLimitedReceiver(o: LimitedReceiverOptions): Promise<L
         return;
       }
       count.accepted++;
-      for (const key of o.names(Buffer.concat(chunks).toString('utf8'))) if (!firstNamed.has(key)) firstNamed.set(key, now);
+      const body = Buffer.concat(chunks).toString('utf8');
+      for (const key of o.names(body)) if (!firstNamed.has(key)) firstNamed.set(key, now);
+      // A grouped message shows its first names and "…and N more"; its group id stands for all.
+      const group = /\bgroup ([0-9a-z]+-[0-9a-z]+)\b/.exec(body)?.[1];
+      if (group && !groupArrivals.has(group)) groupArrivals.set(group, now);
       res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok');
     });
   });
@@ -59,6 +66,7 @@ export async function startLimitedReceiver(o: LimitedReceiverOptions): Promise<L
     urlFor: (path) => `${base}/${path.replace(/^\//, '')}`,
     counts: () => counts,
     firstNamed,
+    groupArrivals,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
