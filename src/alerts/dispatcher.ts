@@ -348,6 +348,8 @@ export class AlertDispatcher {
     return this.clock().getTime();
   }
 
+  // Long on purpose: one loop whose numbered steps are the delivery order promise 2 depends on
+  // (docs/architecture.md): record accepted deliveries, read fresh, route, send, record.
   /** Sends what is pending for one Reservation, one entry and one receiver at a time. */
   private async run(key: string, state: KeyState): Promise<void> {
     for (;;) {

@@ -127,6 +127,11 @@ function target(ctx: CheckinContext, options: GotelApiOptions, f: Fields): { nam
   return { namespace: options.namespace ?? 'default', name, app, component };
 }
 
+/**
+ * The original GoTel API's route table. Long on purpose: each route's handler stands beside its
+ * path and method, so the function reads top to bottom as the API's reference (README "GoTel's
+ * original API"); the parsing and checks they share are the functions above.
+ */
 export function createGotelApiRouter(ctx: CheckinContext, options: GotelApiOptions): Router {
   const router = express.Router();
   const namespace = options.namespace ?? 'default';

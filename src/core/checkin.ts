@@ -123,6 +123,8 @@ function inOpenWindow(c: Compiled, st: ReservationStatus, t: number, ev: number 
  * Full form: the new status, whether it was a duplicate, and the outbox entries made. With
  * `inPlace`, `res.status` is the caller's own copy and is changed instead of cloned (folding a
  * batch of check-ins clones once, not once per check-in: the clone was most of the cost).
+ * Kept as one function: the check-in is judged against the runs due before it, then recorded, then
+ * the alert moves, each step reading what the one before wrote.
  */
 export function applyCheckinDetailed(res: Reservation, input: CheckinInput, now: Date, options: { inPlace?: boolean } & JudgeOutages = {}): CheckinResult {
   const nowMs = now.getTime();

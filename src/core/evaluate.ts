@@ -239,7 +239,11 @@ function alertingCondition(c: Compiled | undefined, st: ReservationStatus, quiet
   return { type: 'Alerting', status: 'False', reason: 'NotAlerting', message: 'no alert' };
 }
 
-/** Judges a Reservation at `now`. */
+/**
+ * Judges a Reservation at `now`. Kept as one function: its steps (compile the spec, expected runs,
+ * check-ins against them, outages, thresholds, alert transitions, conditions) run in an order each
+ * later step depends on, and each is a call to a function of its own in this file or runs.ts.
+ */
 export function evaluate(res: Reservation, now: Date, opts: EvaluateOptions = {}): Evaluation {
   const nowMs = now.getTime();
   const prev: ReservationStatus = res.status ?? {};

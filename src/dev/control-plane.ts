@@ -65,6 +65,10 @@ export const DEFAULT_CRDS_DIR = fileURLToPath(new URL('../../crds/', import.meta
 /** How long each daemon gets to exit on SIGTERM before SIGKILL; the apiserver can take seconds. */
 const STOP_GRACE_MS = 10_000;
 
+/**
+ * Starts etcd and kube-apiserver with their PKI. One sequence whose steps share the daemons' state
+ * (ports, flags, data directories) that `stop`, `halt` and `restart` use again, so it is kept whole.
+ */
 export async function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
   const name = options.name ?? 'local';
   const progress = options.progress ?? (() => {});

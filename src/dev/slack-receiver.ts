@@ -81,6 +81,10 @@ export interface SlackReceiverOptions {
   rateLimit?: { perSecond: number; burst: number };
 }
 
+/**
+ * Starts the loopback Slack-compatible receiver. Long because it is one HTTP handler speaking
+ * Slack's answers (200 ok, 404 no_service, 429 with Retry-After, scripted failures) in order.
+ */
 export async function startSlackReceiver(options: SlackReceiverOptions = {}): Promise<SlackReceiver> {
   const queue: ReceiverAction[] = [...(options.script ?? [])];
   const buckets = new Map<string, TokenBucket>();

@@ -75,6 +75,8 @@ export class Operator {
   private http?: { url: string; close: () => Promise<void> };
   private metricsHttp?: { url: string; close: () => Promise<void> };
 
+  // The composition root, long by design: every part of the operator is built here, in one typed
+  // place, so reading it shows each part and how they connect (docs/architecture.md).
   constructor(config: OperatorConfig, kc: KubeCredentials, metrics: Metrics, logger: Logger) {
     this.config = config;
     this.metrics = metrics;
