@@ -3,6 +3,7 @@
 // renewed. Each batch's check-ins are folded into their Reservations' status above the shard's
 // mark (so a batch folded twice counts once), then the batch is deleted; a dead shard's Lease goes
 // once it has no batch left.
+import { systemClock, type Clock } from '../util/clock.ts';
 import type { Logger } from '../log.ts';
 import { silentLogger } from '../log.ts';
 import { KubeApiError, type KubeRest } from '../k8s/rest.ts';
@@ -26,7 +27,7 @@ export interface JournalSweeperDeps {
   logger?: Logger;
   /** How often the leader looks for dead shards (default 5 s). */
   intervalMs?: number;
-  now?: () => number;
+  clock?: Clock;
 }
 
 /**
@@ -95,7 +96,7 @@ export class JournalSweeper {
 
   private async sweepOnce(): Promise<void> {
     if (!this.d.isLeader()) return;
-    const now = (this.d.now ?? Date.now)();
+    const now = (this.d.clock ?? systemClock)().getTime();
     for (const [shard, batches] of this.d.view.orphans(now, this.d.shard)) {
       if (!this.d.isLeader()) return;
       try {

@@ -15,6 +15,7 @@
 // message, exitCode, durationSeconds. The answer is 2xx only once the apiserver holds the check-in
 // (in the Reservation's status, or under load in the check-in journal: see store.ts), and says what
 // GoTel now thinks; every refusal is a JSON error.
+import { systemClock, type Clock } from '../util/clock.ts';
 import express, { type Request, type Response, type Router } from 'express';
 import type { Logger } from '../log.ts';
 import { silentLogger } from '../log.ts';
@@ -45,7 +46,7 @@ export interface CheckinRouterDeps {
   /** A check-in was answered 503: GoTel could not take it (the outage tracker dates outages by it). */
   onUnavailable?: () => void;
   /** The server's clock: the stored time of every check-in. */
-  clock?: () => Date;
+  clock?: Clock;
   /** Messages are cut to this many UTF-8 bytes (default 10 kB). */
   maxMessageBytes?: number;
   /** Bodies larger than this are refused with 413 (default 64 kB). */
@@ -158,7 +159,7 @@ export interface CheckinContext {
 }
 
 export function createCheckinContext(deps: CheckinRouterDeps): CheckinContext {
-  const now = deps.clock ?? (() => new Date());
+  const now = deps.clock ?? systemClock;
   const rl = deps.rateLimit === undefined ? DEFAULT_RATE_LIMIT : deps.rateLimit;
   return {
     deps,

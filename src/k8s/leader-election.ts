@@ -3,6 +3,7 @@
 // duration. Expiry is judged by when *we* last saw the Lease change, on our own clock, so replicas
 // whose clocks disagree still agree on who leads. On stop the leader releases the Lease so a
 // standby takes over at once instead of waiting for it to expire.
+import { systemClock, type Clock } from '../util/clock.ts';
 import type { Logger } from 'pino';
 import { silentLogger } from '../log.ts';
 import { KubeApiError, type KubeRest } from './rest.ts';
@@ -34,7 +35,7 @@ export interface LeaderElectionOptions {
   onStartedLeading: () => void;
   onStoppedLeading: () => void;
   logger?: Logger;
-  now?: () => number;
+  clock?: Clock;
 }
 
 /** Kubernetes MicroTime: RFC 3339 with exactly six fractional digits. */
@@ -48,7 +49,7 @@ export function leasePath(namespace: string, name = ''): string {
 
 export class LeaderElector {
   private readonly rest: KubeRest;
-  private readonly o: Required<Omit<LeaderElectionOptions, 'logger' | 'now'>> & { logger: Logger; now: () => number };
+  private readonly o: Required<Omit<LeaderElectionOptions, 'logger' | 'clock'>> & { logger: Logger; now: () => number };
   private leading = false;
   private running = false;
   private timer?: NodeJS.Timeout;
@@ -67,7 +68,7 @@ export class LeaderElector {
       renewDeadlineMs: Math.floor((leaseDurationMs * 2) / 3),
       retryPeriodMs: Math.max(200, Math.floor(leaseDurationMs / 5)),
       logger: silentLogger,
-      now: Date.now,
+      now: () => (options.clock ?? systemClock)().getTime(),
       ...options,
       leaseDurationMs,
     };
