@@ -118,7 +118,8 @@ function specFor(i: number, deadline: number, secret: string): ReservationSpec {
   const notify = [{ slack: { urlSecretRef: { name: secret } } }];
   if (i % 2 === 0) {
     // A cron run at the minute before the deadline; the grace makes up the seconds.
-    const minute = Math.floor(deadline / 60_000) * 60_000;
+    // The minute before the deadline, at least a second before it: a grace must be positive.
+    const minute = Math.floor((deadline - 1000) / 60_000) * 60_000;
     const at = new Date(minute);
     return { schedule: `${at.getUTCMinutes()} ${at.getUTCHours()} * * *`, timeZone: 'UTC', grace: `${Math.round((deadline - minute) / 1000)}s`, notify };
   }
