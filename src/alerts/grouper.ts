@@ -159,6 +159,7 @@ export class AlertGrouper {
   private setAlone(mk: string): void {
     const now = this.now();
     this.held.set(mk, 'alone');
+    this.aloneAt.delete(mk); // re-inserted: the map stays in time order for the loop below
     this.aloneAt.set(mk, now);
     for (const [k, at] of this.aloneAt) {
       if (now - at < ALONE_MEMORY_MS) break; // in insertion order: the rest are younger

@@ -159,7 +159,12 @@ export class Operator {
       // stale for twice its duration, within a sweep interval (5 s): wait for that, and then some.
       foldWaitMs: Math.max(FOLD_WAIT_MS, 2 * config.leaseDurationMs + 5_000 + 30_000),
       outages,
-      outbox: { sync: (r) => this.outbox?.sync(r), forget: (namespace, name) => this.outbox?.forget(namespace, name), anticipate: (r) => this.outbox?.anticipate(r) },
+      outbox: {
+        sync: (r) => this.outbox?.sync(r),
+        forget: (namespace, name) => this.outbox?.forget(namespace, name),
+        // Without grouping there is nothing to announce early: no judgement ahead of the write.
+        ...(config.alertGroupWindowMs > 0 ? { anticipate: (r: Reservation) => this.outbox?.anticipate(r) } : {}),
+      },
     });
     this.peers = peerServices({ rest: this.rest, config, metrics, logger, isLeader, reservations: this.reservations, cachesSynced: () => this.notReadyReason() === null });
     this.elector = new LeaderElector(this.rest, {
