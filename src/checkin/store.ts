@@ -21,6 +21,7 @@ import { judge, lastArrival, normalizeCheckin, type CheckinInput, type CronJobOf
 import { KubeApiError } from '../k8s/rest.ts';
 import { newer, type StatusWriter } from '../k8s/status-writer.ts';
 import type { ShardJournal } from './journal.ts';
+import type { CheckinAvailability } from './availability.ts';
 import { backoffDelay } from '../util/backoff.ts';
 import { TokenBucket } from '../util/token-bucket.ts';
 
@@ -70,6 +71,8 @@ export interface CheckinStoreOptions {
   foreignUnfolded?: (key: string, status: ReservationStatus | undefined) => FoldItem[];
   /** How long this replica's check-ins wait for another's older ones to be folded (default 60 s). */
   foreignWaitMs?: number;
+  /** HTTP check-ins only: refused at once while the apiserver is known down, answered 503 past a bound (availability.ts). */
+  availability?: CheckinAvailability;
 }
 
 interface Item {
@@ -143,6 +146,13 @@ export class CheckinStore {
 
   /** Stores one check-in; resolves once the apiserver holds it. `known` is the caller's copy, if any. */
   submit(namespace: string, name: string, input: CheckinInput, now: Date, known?: Reservation): Promise<StoredCheckin> {
+    const availability = this.o.availability;
+    if (!availability) return this.accept(namespace, name, input, now, known);
+    const refusal = availability.refusal();
+    return refusal ? Promise.reject(refusal) : availability.bound(this.accept(namespace, name, input, now, known));
+  }
+
+  private accept(namespace: string, name: string, input: CheckinInput, now: Date, known?: Reservation): Promise<StoredCheckin> {
     const key = `${namespace}/${name}`;
     let k = this.keys.get(key);
     if (!k) {

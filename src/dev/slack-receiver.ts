@@ -11,6 +11,9 @@
 //   { status, body?, headers? }  anything else
 //   'hold'                 never answer (until release() or close()); the request counts as
 //                          received, not delivered: a stand-in for a process killed mid-send
+//   'drop'                 close the connection without an answer (received, not delivered)
+// With `mode`, a function asked for each request no scripted action is queued for, the receiver
+// can fail for stretches of time (bench/soak.ts); undefined from it means the usual answer.
 // `received` has every request; `delivered` only those answered 2xx (the response fully written).
 // With `rateLimit: { perSecond, burst }` it limits each path as Slack limits a webhook: a request
 // beyond the rate (when no scripted action is queued) gets 429 `rate_limited` with Retry-After
@@ -23,6 +26,7 @@ import { TokenBucket } from '../util/token-bucket.ts';
 export type ReceiverAction =
   | 'ok'
   | 'hold'
+  | 'drop'
   | 'server_error'
   | 'no_service'
   | 'invalid_token'
@@ -79,6 +83,8 @@ export interface SlackReceiverOptions {
   onRequest?: (request: ReceivedRequest) => void;
   /** Per path, like Slack's limit per webhook: beyond it, 429 with Retry-After. */
   rateLimit?: { perSecond: number; burst: number };
+  /** Asked for each request with no scripted action queued, before the rate limit. */
+  mode?: (request: ReceivedRequest) => ReceiverAction | undefined;
 }
 
 /**
@@ -130,7 +136,14 @@ export async function startSlackReceiver(options: SlackReceiverOptions = {}): Pr
       }
       const rec: ReceivedRequest = { time: new Date(), method: req.method ?? 'GET', path: req.url ?? '/', headers: { ...req.headers }, body };
       received.push(rec);
-      const action = queue.shift() ?? limited(rec.path) ?? 'ok';
+      const action = queue.shift() ?? options.mode?.(rec) ?? limited(rec.path) ?? 'ok';
+      if (action === 'drop') {
+        rec.abandoned = true;
+        res.socket?.destroy();
+        receiver.onRequest?.(rec);
+        notify();
+        return;
+      }
       if (action === 'hold') {
         held.set(res, rec);
         res.on('close', () => {

@@ -47,7 +47,7 @@ export class ApiHealth {
     const at = this.o.now();
     let error: string | undefined;
     try {
-      const answer = await this.rest.request<unknown>({ method: 'GET', path: '/readyz', timeoutMs: this.o.timeoutMs });
+      const answer = await this.rest.request<unknown>({ method: 'GET', path: '/readyz', timeoutMs: this.o.timeoutMs, pool: 'probe' });
       if (typeof answer === 'string' && answer.trim() !== 'ok') error = `readyz: ${answer.slice(0, 200)}`;
     } catch (err) {
       // An answer that is not about the apiserver's health (401, 403 on /readyz): it is there.

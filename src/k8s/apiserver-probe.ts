@@ -58,7 +58,7 @@ export class ApiserverProbe {
 
   private async ready(): Promise<boolean> {
     try {
-      await this.rest.request({ method: 'GET', path: '/readyz', timeoutMs: PROBE_TIMEOUT_MS });
+      await this.rest.request({ method: 'GET', path: '/readyz', timeoutMs: PROBE_TIMEOUT_MS, pool: 'probe' });
       return true;
     } catch {
       return false;

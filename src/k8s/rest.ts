@@ -27,6 +27,12 @@ export interface RestRequest {
   body?: unknown;
   contentType?: string;
   timeoutMs?: number;
+  /**
+   * `probe`: a small pool of its own, for health probes and the reads that confirm them. While
+   * etcd is away every write hangs for up to 30 s and holds one of the shared pool's sockets; a
+   * probe queued behind them would learn of the outage only when they time out.
+   */
+  pool?: 'probe';
 }
 
 /** Requests in flight per client: as many as the operator's work queue has workers (src/operator/operator.ts). */
@@ -37,6 +43,8 @@ export class KubeRest {
   private readonly kc: KubeCredentials;
   private readonly httpsAgent = new Agent({ keepAlive: true, maxSockets: REQUEST_CONCURRENCY });
   private readonly httpAgent = new HttpAgent({ keepAlive: true, maxSockets: REQUEST_CONCURRENCY });
+  private readonly probeAgent = new Agent({ keepAlive: true, maxSockets: 2 });
+  private readonly probeHttpAgent = new HttpAgent({ keepAlive: true, maxSockets: 2 });
   // Watches hold their connection for minutes: their own pool, so they never starve requests.
   private readonly watchAgent = new Agent({ keepAlive: false });
   private readonly watchHttpAgent = new HttpAgent({ keepAlive: false });
@@ -58,7 +66,8 @@ export class KubeRest {
     await this.kc.applyToHTTPSOptions(options);
     // After: applyToHTTPSOptions sets a brand-new Agent of its own, which would mean a new TLS
     // connection per request. The credentials it put on the options key our pool's sockets.
-    options.agent = url.protocol === 'https:' ? this.httpsAgent : this.httpAgent;
+    if (req.pool === 'probe') options.agent = url.protocol === 'https:' ? this.probeAgent : this.probeHttpAgent;
+    else options.agent = url.protocol === 'https:' ? this.httpsAgent : this.httpAgent;
     const payload = req.body === undefined ? undefined : JSON.stringify(req.body);
     if (payload !== undefined) {
       options.headers = { ...options.headers, 'Content-Type': req.contentType ?? 'application/json', 'Content-Length': Buffer.byteLength(payload) };
@@ -163,5 +172,7 @@ export class KubeRest {
     this.watchHttpAgent.destroy();
     this.httpsAgent.destroy();
     this.httpAgent.destroy();
+    this.probeAgent.destroy();
+    this.probeHttpAgent.destroy();
   }
 }

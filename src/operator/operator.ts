@@ -36,6 +36,7 @@ import { Watched } from './watched.ts';
 import { FirstPass } from './first-pass.ts';
 import { OutageNotifier } from './outage-notifier.ts';
 import { OutageTracker } from './outage-tracker.ts';
+import { CheckinAvailability } from '../checkin/availability.ts';
 import { peerServices, type Service } from '../ha/index.ts';
 import { createMetricsApp } from './server.ts';
 
@@ -139,6 +140,8 @@ export class Operator {
       // Another replica's older, unfolded check-ins for a Reservation go first (see CheckinStore.foldLimit).
       foreignUnfolded: (key, status) => this.journalView.unfolded(key, status),
       outages,
+      // A check-in is answered 503 at once while the apiserver is known down, and past a bound (availability.ts).
+      availability: new CheckinAvailability({ down: () => this.outages.underWay }),
     });
     metrics.unfoldedCheckins.read = () => this.store.unfolded;
     // Per-Reservation metrics are read from the informer cache at scrape time (src/metrics.ts).

@@ -60,7 +60,8 @@ export class OutageStore {
 
   private async read(): Promise<ConfigMap | undefined> {
     try {
-      return await this.rest.request<ConfigMap>({ method: 'GET', path: `${this.path}/${OUTAGES_CONFIGMAP}`, timeoutMs: 5000 });
+      // The probe's pool: this read confirms the /readyz probe (src/k8s/api-health.ts), and must not wait behind hung writes.
+      return await this.rest.request<ConfigMap>({ method: 'GET', path: `${this.path}/${OUTAGES_CONFIGMAP}`, timeoutMs: 5000, pool: 'probe' });
     } catch (err) {
       if (err instanceof KubeApiError && err.code === 404) return undefined;
       throw err;

@@ -64,6 +64,11 @@ export class OutageTracker {
     return windows;
   }
 
+  /** An outage is under way as this replica sees it: the apiserver cannot take writes now. */
+  get underWay(): boolean {
+    return this.open !== null;
+  }
+
   /** A check-in was answered 503: it may be the start of an outage the probe has not seen yet. */
   refused(at: number = this.now()): void {
     // Only a refusal just before the probe fails dates the outage; an isolated 503 is forgotten.
