@@ -195,6 +195,15 @@ export function judgeDue(ctx: Ctx, upTo: number, inclusive: boolean, ev: number 
       if (start === undefined) continue;
       const at = c.quiet.endFrom(start + c.maxRuntimeMs);
       if (!due(at)) continue;
+      // Past maxRuntime while GoTel could not take check-ins: its end may have been refused. It
+      // waits for the catch-up like a run due then; still running after it, it is an Overrun.
+      const outage = outageFor(ctx.outages, at, ctx.catchUpMs ?? 0, start);
+      const judgeable = outage ? catchUpEnd(outage, ctx.catchUpMs ?? 0) : undefined;
+      if (outage && (judgeable === null || !due(judgeable!))) {
+        const wake = judgeable ?? upTo + OUTAGE_RETRY_MS;
+        ctx.outageWake = ctx.outageWake === undefined ? wake : Math.min(ctx.outageWake, wake);
+        continue;
+      }
       r.overrun = true;
       events.push({ outcome: 'Overrun', time: at, startTime: start, ...(r.runId !== undefined ? { runId: r.runId } : {}) });
     }

@@ -106,6 +106,30 @@ describe('outage-aware judging', () => {
     expect(run(r0, 20).status?.state).toBe('Missed');
   });
 
+  it('a run past maxRuntime in the outage waits for the catch-up: its end retried then is no Overrun; still running after it, Overrun', () => {
+    const long = { every: '1h', grace: '3s', maxRuntime: '2s' };
+    const signal = (at: number, sig: 'start' | 'success'): FoldItem => ({ shard: 'a', seq: ++seq, now: s(at), input: { signal: sig, runId: 'r1' } });
+    // Started at 11s, before the outage (12s-30s); maxRuntime passes at 13s, inside it.
+    const judgeAt = (r: Reservation, until: number, outages: OutageWindow[], endAt?: number): Reservation => {
+      for (let t = 11; t <= until; t++) {
+        const items = t === 11 ? [signal(11, 'start')] : t === endAt ? [signal(t, 'success')] : undefined;
+        const j = judge(r, s(t), { outages, catchUpMs: CATCH_UP, ...(items ? { checkins: items } : {}) });
+        if (j.status) r = { ...r, status: j.status };
+      }
+      return r;
+    };
+    const ended = judgeAt(res(long), 45, [outage], 35);
+    expect(ended.status?.alert?.outbox ?? []).toEqual([]);
+    expect(ended.status?.lastResult?.outcome).toBe('Success');
+    const during = judgeAt(res(long), 39, [outage]);
+    expect(during.status?.running?.[0]?.overrun).toBeFalsy();
+    expect(judge(during, s(39), inputs).requeueAfterMs).toBeLessThanOrEqual(1_000);
+    const stillRunning = judgeAt(res(long), 45, [outage]);
+    expect(stillRunning.status?.alert?.outbox?.map((e) => e.reason)).toEqual(['Overrun']);
+    // The control: without the outage it is an Overrun at 13s.
+    expect(judgeAt(res(long), 14, []).status?.alert?.outbox?.map((e) => e.reason)).toEqual(['Overrun']);
+  });
+
   it('property: with an outage covering every deadline, no run is ever Missed and nothing alerted', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 0, max: 5 }), fc.array(fc.integer({ min: 2, max: 80 }), { maxLength: 4 }), (period, grace, checkins) => {
