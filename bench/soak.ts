@@ -40,7 +40,7 @@ const GIVE_UP_MS = 4 * 60_000;
 const { values: flags } = parseArgs({ options: { duration: { type: 'string', default: '10m' }, seed: { type: 'string', default: '20261202' }, keep: { type: 'boolean', default: false }, analyze: { type: 'string' } } });
 const durationMs = parseDuration(flags.duration, '--duration');
 const seed = Number(flags.seed);
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, ms)));
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, ms)).unref());
 const say = (text: string): void => void process.stderr.write(`[soak ${new Date().toISOString().slice(11, 19)}] ${text}\n`);
 const logDir = mkdtempSync(join(tmpdir(), 'gotel-soak-'));
 
@@ -99,7 +99,6 @@ async function freePort(): Promise<number> {
 /** One check-in, retried on the other replica until acknowledged 2xx (or given up). */
 async function checkIn(replicas: Replica[], run: PlannedRun, signal: SentCheckin['signal'], record: SentCheckin[], stopAt: () => number): Promise<void> {
   const c: SentCheckin = { reservation: run.reservation, rid: run.rid, signal, run, attempts: [] };
-  record.push(c);
   const suffix = signal === 'success' ? '' : `/${signal}`;
   let which = run.index % replicas.length;
   while (Date.now() < Math.min(run.at + GIVE_UP_MS, stopAt())) {
@@ -116,6 +115,7 @@ async function checkIn(replicas: Replica[], run: PlannedRun, signal: SentCheckin
       // no answer: status stays 0
     }
     const attempt: Attempt = { sentAt, answeredAt: Date.now(), status, replica: replica.identity };
+    if (c.attempts.length === 0) record.push(c); // only check-ins that were sent at all
     c.attempts.push(attempt);
     if (status >= 200 && status < 300) {
       c.acked = attempt;
@@ -131,11 +131,11 @@ async function checkIn(replicas: Replica[], run: PlannedRun, signal: SentCheckin
 /** Runs one planned run at its time: what the job does in it. */
 async function runJob(replicas: Replica[], r: SoakReservation, run: PlannedRun, record: SentCheckin[], stopAt: () => number, stopped: Promise<void>): Promise<void> {
   await Promise.race([sleep(run.at - Date.now()), stopped]);
-  if (Date.now() > stopAt()) return;
+  if (Date.now() >= stopAt()) return;
   if (run.action === 'skip') return;
   if (r.kind !== 'pair') return checkIn(replicas, run, run.action === 'fail' ? 'fail' : 'success', record, stopAt);
   await checkIn(replicas, run, 'start', record, stopAt);
-  await sleep(run.at + (run.action === 'long' ? (r.maxRuntimeMs ?? 0) + OVERRUN_EXTRA_MS : PAIR_RUN_MS) - Date.now());
+  await Promise.race([sleep(run.at + (run.action === 'long' ? (r.maxRuntimeMs ?? 0) + OVERRUN_EXTRA_MS : PAIR_RUN_MS) - Date.now()), stopped]);
   await checkIn(replicas, run, run.action === 'fail' ? 'fail' : 'success', record, stopAt);
 }
 
