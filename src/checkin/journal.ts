@@ -14,6 +14,10 @@
 //   sets the pace). A second write starts only once the one in flight has taken `overlapAfterMs`
 //   (a write the apiserver is slow to answer does not hold up the next), at most `maxInFlight`,
 //   and at least `intervalMs` between the starts of two writes.
+// - Batches fill up: once a write is answered, the next waits (at most `lingerMs`) for the
+//   clients it answered to send their next check-in. Without that wait the clients split into two
+//   groups taking turns, each write carrying half of them; and on two cores the apiserver's cost
+//   per write, not per check-in, bounds the rate (docs/throughput.md).
 import type { Logger } from '../log.ts';
 import { silentLogger } from '../log.ts';
 import type { CheckinInput } from '../core/index.ts';
@@ -68,6 +72,12 @@ export interface ShardJournalOptions {
    * not hold up the next batch.
    */
   maxInFlight?: number;
+  /**
+   * After a write is answered, the next one waits up to this long (default 8 ms) for as many
+   * check-ins as that write carried plus those waiting then: its clients' next check-ins. It
+   * starts at once when they are all there, and at once when nothing was written just before.
+   */
+  lingerMs?: number;
   /** A batch is cut at about this many bytes of JSON (default 512 kB; a ConfigMap holds 1 MiB). */
   maxBatchBytes?: number;
   /** The shard Lease's duration (default 30 s); it is renewed every third of it. */
@@ -101,6 +111,11 @@ export class ShardJournal {
   /** Start times of the writes in flight, oldest first. */
   private readonly starts: number[] = [];
   private timer?: NodeJS.Timeout;
+  /** When `timer` fires (epoch ms). */
+  private timerAt = 0;
+  /** Check-ins expected soon after the last write was answered, and until when to wait for them. */
+  private expected = 0;
+  private lingerUntil = 0;
   private renewTimer?: NodeJS.Timeout;
   private readonly batches = new Map<string, Batch>();
   /** DELETEs of folded batches under way: a clean stop waits for them (it leaves no batch behind). */
@@ -115,7 +130,7 @@ export class ShardJournal {
     this.rest = rest;
     this.shard = options.shard;
     this.namespace = options.namespace;
-    this.o = { intervalMs: 2, overlapAfterMs: 25, maxInFlight: 2, maxBatchBytes: 512 * 1024, leaseDurationSeconds: 30, logger: silentLogger, ...options };
+    this.o = { intervalMs: 2, overlapAfterMs: 25, maxInFlight: 2, lingerMs: 8, maxBatchBytes: 512 * 1024, leaseDurationSeconds: 30, logger: silentLogger, ...options };
   }
 
   /** Creates the shard's Lease (before any batch, so no live shard ever looks dead) and renews it. */
@@ -179,18 +194,25 @@ export class ShardJournal {
   }
 
   private kick(): void {
-    if (this.inFlight >= this.o.maxInFlight || this.timer || this.waiting.length === 0) return;
-    const now = Date.now();
+    if (this.inFlight >= this.o.maxInFlight || this.waiting.length === 0) return;
     const newest = this.starts.at(-1);
-    const wait = Math.max(this.lastStart + this.o.intervalMs, newest === undefined ? 0 : newest + this.o.overlapAfterMs) - now;
-    if (wait > 0) {
-      this.timer = setTimeout(() => {
-        this.timer = undefined;
-        this.kick();
-      }, wait);
+    let at = Math.max(this.lastStart + this.o.intervalMs, newest === undefined ? 0 : newest + this.o.overlapAfterMs);
+    // Between writes: the clients just answered are on their way back (see lingerMs).
+    if (this.inFlight === 0 && this.waiting.length < this.expected) at = Math.max(at, this.lingerUntil);
+    const wait = at - Date.now();
+    if (wait <= 0) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      void this.writeNext();
       return;
     }
-    void this.writeNext();
+    if (this.timer && this.timerAt === at) return;
+    clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.kick();
+    }, wait);
   }
 
   private async writeNext(): Promise<void> {
@@ -203,6 +225,7 @@ export class ShardJournal {
     while (n < this.waiting.length && (n === 0 || bytes + this.waiting[n]!.json.length + 1 <= this.o.maxBatchBytes)) bytes += this.waiting[n++]!.json.length + 1;
     const batch = this.waiting.splice(0, n);
     const records = batch.length;
+    this.expected = 0;
     // Never reused, even for a record journaled again after a failed write: a name taken means
     // someone else's batch, never ours.
     const name = batchName(this.shard, ++this.batchCount);
@@ -222,6 +245,10 @@ export class ShardJournal {
       this.batches.set(name, { remaining: records, created: true });
       this.o.onWrite?.('create', records);
       for (const w of batch) w.resolve(name);
+      if (this.inFlight === 1) {
+        this.expected = records + this.waiting.length;
+        this.lingerUntil = Date.now() + this.o.lingerMs;
+      }
     } catch (err) {
       for (const w of batch) w.reject(err);
     } finally {
