@@ -20,7 +20,8 @@
 //   per write, not per check-in, bounds the rate (docs/throughput.md).
 import type { Logger } from '../log.ts';
 import { silentLogger } from '../log.ts';
-import type { CheckinInput } from '../core/index.ts';
+import { markOf, type CheckinInput, type FoldItem } from '../core/index.ts';
+import type { ReservationStatus } from '../api/reservation.ts';
 import { leasePath, microTime } from '../k8s/leader-election.ts';
 import { KubeApiError, type KubeRest } from '../k8s/rest.ts';
 
@@ -88,6 +89,7 @@ export interface ShardJournalOptions {
 }
 
 interface Waiting {
+  record: JournalRecord;
   /** The record as JSON, made once: it sizes the batch and is its text. */
   json: string;
   resolve: (batch: string) => void;
@@ -98,6 +100,7 @@ interface Batch {
   /** Records not yet folded; the batch is deleted when it reaches 0 after being created. */
   remaining: number;
   created: boolean;
+  records: JournalRecord[];
 }
 
 export class ShardJournal {
@@ -118,6 +121,8 @@ export class ShardJournal {
   private lingerUntil = 0;
   private renewTimer?: NodeJS.Timeout;
   private readonly batches = new Map<string, Batch>();
+  /** Reservation key -> this shard's batches holding records for it (see unfolded). */
+  private readonly byKey = new Map<string, Set<string>>();
   /** DELETEs of folded batches under way: a clean stop waits for them (it leaves no batch behind). */
   private readonly removing = new Set<Promise<void>>();
   private leaseReady?: Promise<void>;
@@ -160,7 +165,7 @@ export class ShardJournal {
       return Promise.reject(new Error('the check-in journal\'s Lease has lapsed'));
     }
     const json = JSON.stringify(record);
-    const promise = new Promise<string>((resolve, reject) => this.waiting.push({ json, resolve, reject }));
+    const promise = new Promise<string>((resolve, reject) => this.waiting.push({ record, json, resolve, reject }));
     this.kick();
     return promise;
   }
@@ -171,6 +176,23 @@ export class ShardJournal {
     if (!b) return;
     b.remaining--;
     if (b.remaining <= 0 && b.created) this.remove(batch);
+  }
+
+  /**
+   * This shard's acknowledged check-ins for `key` that `status` does not hold yet (JournalView
+   * watches only the other shards' batches: ours are known here without reading them back).
+   */
+  unfolded(key: string, status: ReservationStatus | undefined): FoldItem[] {
+    const names = this.byKey.get(key);
+    if (!names) return [];
+    const mark = markOf(status, this.shard);
+    const items: FoldItem[] = [];
+    for (const name of names) {
+      for (const r of this.batches.get(name)?.records ?? []) {
+        if (r.key === key && r.seq > mark) items.push({ shard: this.shard, seq: r.seq, now: new Date(r.time), input: r.input });
+      }
+    }
+    return items;
   }
 
   /** Batches written and not yet fully folded. */
@@ -242,7 +264,12 @@ export class ShardJournal {
           data: { [JOURNAL_DATA_KEY]: `[${batch.map((w) => w.json).join(',')}]` },
         },
       });
-      this.batches.set(name, { remaining: records, created: true });
+      this.batches.set(name, { remaining: records, created: true, records: batch.map((w) => w.record) });
+      for (const w of batch) {
+        let names = this.byKey.get(w.record.key);
+        if (!names) this.byKey.set(w.record.key, (names = new Set()));
+        names.add(name);
+      }
       this.o.onWrite?.('create', records);
       for (const w of batch) w.resolve(name);
       if (this.inFlight === 1) {
@@ -262,6 +289,11 @@ export class ShardJournal {
   }
 
   private remove(batch: string): void {
+    for (const r of this.batches.get(batch)?.records ?? []) {
+      const names = this.byKey.get(r.key);
+      names?.delete(batch);
+      if (names?.size === 0) this.byKey.delete(r.key);
+    }
     this.batches.delete(batch);
     const done: Promise<void> = this.rest
       .request({ method: 'DELETE', path: configMapPath(this.namespace, batch) })

@@ -108,7 +108,6 @@ export class Operator {
       },
       onCronJob: (keys) => keys.forEach(enqueue),
     });
-    this.journalView = new JournalView(this.rest, { namespace: config.leaderElectionNamespace, logger });
     this.outages = new OutageTracker({
       rest: this.rest,
       namespace: config.leaderElectionNamespace,
@@ -131,6 +130,7 @@ export class Operator {
       logger,
       onWrite: (op) => metrics.journalBatches.inc({ op }),
     });
+    this.journalView = new JournalView(this.rest, { namespace: config.leaderElectionNamespace, logger, own: this.journal });
     this.store = new CheckinStore({
       writer: this.writer,
       journal: this.journal,
