@@ -128,6 +128,51 @@ function target(ctx: CheckinContext, options: GotelApiOptions, f: Fields): { nam
 }
 
 /**
+ * Writes a JSON answer with one `end`, without express's `res.json` (its ETag hash and header
+ * negotiation): the check-in's hot path (docs/throughput.md).
+ */
+export function sendJson(res: Response, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/**
+ * `POST /checkin {app, component, notes}`: a success check-in, acknowledged once stored durably.
+ * The check-in router also answers it ahead of its other routes (router.ts).
+ */
+export function gotelCheckinHandler(ctx: CheckinContext, options: GotelApiOptions): (req: Request, res: Response) => Promise<void> {
+  const namespace = options.namespace ?? 'default';
+  return async (req, res) => {
+    const f = await readFields(ctx, req);
+    const t = target(ctx, options, f);
+    const notes = str(f, 'notes', false, 1_000_000);
+    const reservation = await ctx.lookup.get(namespace, t.name).catch(async (err: unknown) => {
+      if (!(err instanceof HttpError && err.status === 404)) throw err;
+      // Without --gotel-api-anonymous, unknown names answer as known ones would without valid credentials.
+      if (!options.anonymous) await ctx.auth.refuseUnknown(namespace, t.name, req.headers.authorization).catch((refusal: unknown) => {
+        if (!(refusal instanceof HttpError && refusal.status === 404)) throw refusal;
+      });
+      throw new HttpError(404, 'NotFound', `no reservation for app "${t.app}" component "${t.component}" (Reservation ${namespace}/${t.name}); make one with POST /reservation`);
+    });
+    if (!options.anonymous) await ctx.auth.authorizeCheckin(reservation, req.headers.authorization);
+    if (ctx.limiter) {
+      const wait = ctx.limiter.take(`${namespace}/${t.name}`);
+      if (wait > 0) throw new HttpError(429, 'RateLimited', `too many check-ins; retry after ${wait}s`, { retryAfter: wait });
+    }
+    const stored = await ctx.store.submit(
+      namespace,
+      t.name,
+      { signal: 'success', source: 'gotel-api', ...(notes ? { message: cutUtf8(notes, ctx.maxMessageBytes) } : {}) },
+      ctx.now(),
+      reservation,
+    );
+    if (!stored.duplicate) ctx.deps.metrics?.checkins.inc({ signal: 'success' });
+    sendJson(res, 200, { success: true, message: `Application checked in: ${t.app}`, reservation: { namespace, name: t.name }, ...verdictOf(stored.reservation) });
+  };
+}
+
+/**
  * The original GoTel API's route table. Long on purpose: each route's handler stands beside its
  * path and method, so the function reads top to bottom as the API's reference (README "GoTel's
  * original API"); the parsing and checks they share are the functions above.
@@ -260,36 +305,7 @@ export function createGotelApiRouter(ctx: CheckinContext, options: GotelApiOptio
     }),
   );
 
-  router.post(
-    '/checkin',
-    handle(async (req, res) => {
-      const f = await readFields(ctx, req);
-      const t = target(ctx, options, f);
-      const notes = str(f, 'notes', false, 1_000_000);
-      const reservation = await ctx.lookup.get(namespace, t.name).catch(async (err: unknown) => {
-        if (!(err instanceof HttpError && err.status === 404)) throw err;
-        // Without --gotel-api-anonymous, unknown names answer as known ones would without valid credentials.
-        if (!options.anonymous) await ctx.auth.refuseUnknown(namespace, t.name, req.headers.authorization).catch((refusal: unknown) => {
-          if (!(refusal instanceof HttpError && refusal.status === 404)) throw refusal;
-        });
-        throw new HttpError(404, 'NotFound', `no reservation for app "${t.app}" component "${t.component}" (Reservation ${namespace}/${t.name}); make one with POST /reservation`);
-      });
-      if (!options.anonymous) await ctx.auth.authorizeCheckin(reservation, req.headers.authorization);
-      if (ctx.limiter) {
-        const wait = ctx.limiter.take(`${namespace}/${t.name}`);
-        if (wait > 0) throw new HttpError(429, 'RateLimited', `too many check-ins; retry after ${wait}s`, { retryAfter: wait });
-      }
-      const stored = await ctx.store.submit(
-        namespace,
-        t.name,
-        { signal: 'success', source: 'gotel-api', ...(notes ? { message: cutUtf8(notes, ctx.maxMessageBytes) } : {}) },
-        ctx.now(),
-        reservation,
-      );
-      if (!stored.duplicate) ctx.deps.metrics?.checkins.inc({ signal: 'success' });
-      res.json({ success: true, message: `Application checked in: ${t.app}`, reservation: { namespace, name: t.name }, ...verdictOf(stored.reservation) });
-    }),
-  );
+  router.post('/checkin', handle(gotelCheckinHandler(ctx, options)));
 
   const snooze = handle(async (req, res) => {
     const f = await readFields(ctx, req);

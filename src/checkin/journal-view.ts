@@ -58,9 +58,18 @@ export function parseBatch(cm: JournalConfigMap): JournalBatch | undefined {
   }
 }
 
+function byArrival(a: FoldItem, b: FoldItem): number {
+  return a.now.getTime() - b.now.getTime() || a.seq - b.seq;
+}
+
 export interface JournalViewOptions {
   namespace: string;
   logger?: Logger;
+  /**
+   * This replica's own journal: its batches are not watched (the apiserver would send each one
+   * back, to be parsed again), its unfolded check-ins come from it instead.
+   */
+  own?: { shard: string; unfolded: (key: string, status: ReservationStatus | undefined) => FoldItem[] };
 }
 
 export class JournalView {
@@ -69,11 +78,15 @@ export class JournalView {
   private readonly parsed = new Map<string, JournalBatch>();
   /** Reservation key -> batch names holding records for it. */
   private readonly byKey = new Map<string, Set<string>>();
+  private readonly own?: JournalViewOptions['own'];
 
   constructor(rest: KubeRest, options: JournalViewOptions) {
     const selector = `?labelSelector=${encodeURIComponent(JOURNAL_LABEL)}`;
     const logger = options.logger ?? silentLogger;
-    this.batches = new Informer<JournalConfigMap>(rest, { path: configMapPath(options.namespace) + selector, onChange: (key) => this.reindex(key), logger });
+    this.own = options.own;
+    // Every shard's batches but ours (`key,key!=value`: has the label, with another value).
+    const others = options.own ? `?labelSelector=${encodeURIComponent(`${JOURNAL_LABEL},${JOURNAL_LABEL}!=${options.own.shard}`)}` : selector;
+    this.batches = new Informer<JournalConfigMap>(rest, { path: configMapPath(options.namespace) + others, onChange: (key) => this.reindex(key), logger });
     this.leases = new Informer<ShardLease>(rest, { path: leasePath(options.namespace) + selector, onChange: () => {}, logger });
   }
 
@@ -84,15 +97,16 @@ export class JournalView {
   /** Records of other check-ins for `key` that `status` does not hold yet, by time of arrival. */
   unfolded(key: string, status: ReservationStatus | undefined): FoldItem[] {
     const names = this.byKey.get(key);
-    if (!names) return [];
-    const items: FoldItem[] = [];
+    const own = this.own?.unfolded(key, status) ?? [];
+    if (!names) return own.length > 1 ? own.sort(byArrival) : own;
+    const items: FoldItem[] = own;
     for (const name of names) {
       const batch = this.parsed.get(name);
       if (!batch) continue;
       const mark = markOf(status, batch.shard);
       for (const r of batch.records) if (r.key === key && r.seq > mark) items.push({ shard: batch.shard, seq: r.seq, now: new Date(r.time), input: r.input });
     }
-    return items.sort((a, b) => a.now.getTime() - b.now.getTime() || a.seq - b.seq);
+    return items.sort(byArrival);
   }
 
   /**

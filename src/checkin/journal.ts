@@ -14,9 +14,14 @@
 //   sets the pace). A second write starts only once the one in flight has taken `overlapAfterMs`
 //   (a write the apiserver is slow to answer does not hold up the next), at most `maxInFlight`,
 //   and at least `intervalMs` between the starts of two writes.
+// - Batches fill up: once a write is answered, the next waits (at most `lingerMs`) for the
+//   clients it answered to send their next check-in. Without that wait the clients split into two
+//   groups taking turns, each write carrying half of them; and on two cores the apiserver's cost
+//   per write, not per check-in, bounds the rate (docs/throughput.md).
 import type { Logger } from '../log.ts';
 import { silentLogger } from '../log.ts';
-import type { CheckinInput } from '../core/index.ts';
+import { markOf, type CheckinInput, type FoldItem } from '../core/index.ts';
+import type { ReservationStatus } from '../api/reservation.ts';
 import { leasePath, microTime } from '../k8s/leader-election.ts';
 import { KubeApiError, type KubeRest } from '../k8s/rest.ts';
 
@@ -68,6 +73,12 @@ export interface ShardJournalOptions {
    * not hold up the next batch.
    */
   maxInFlight?: number;
+  /**
+   * After a write is answered, the next one waits up to this long (default 8 ms) for as many
+   * check-ins as that write carried plus those waiting then: its clients' next check-ins. It
+   * starts at once when they are all there, and at once when nothing was written just before.
+   */
+  lingerMs?: number;
   /** A batch is cut at about this many bytes of JSON (default 512 kB; a ConfigMap holds 1 MiB). */
   maxBatchBytes?: number;
   /** The shard Lease's duration (default 30 s); it is renewed every third of it. */
@@ -78,6 +89,7 @@ export interface ShardJournalOptions {
 }
 
 interface Waiting {
+  record: JournalRecord;
   /** The record as JSON, made once: it sizes the batch and is its text. */
   json: string;
   resolve: (batch: string) => void;
@@ -88,6 +100,7 @@ interface Batch {
   /** Records not yet folded; the batch is deleted when it reaches 0 after being created. */
   remaining: number;
   created: boolean;
+  records: JournalRecord[];
 }
 
 export class ShardJournal {
@@ -101,8 +114,15 @@ export class ShardJournal {
   /** Start times of the writes in flight, oldest first. */
   private readonly starts: number[] = [];
   private timer?: NodeJS.Timeout;
+  /** When `timer` fires (epoch ms). */
+  private timerAt = 0;
+  /** Check-ins expected soon after the last write was answered, and until when to wait for them. */
+  private expected = 0;
+  private lingerUntil = 0;
   private renewTimer?: NodeJS.Timeout;
   private readonly batches = new Map<string, Batch>();
+  /** Reservation key -> this shard's batches holding records for it (see unfolded). */
+  private readonly byKey = new Map<string, Set<string>>();
   /** DELETEs of folded batches under way: a clean stop waits for them (it leaves no batch behind). */
   private readonly removing = new Set<Promise<void>>();
   private leaseReady?: Promise<void>;
@@ -115,7 +135,7 @@ export class ShardJournal {
     this.rest = rest;
     this.shard = options.shard;
     this.namespace = options.namespace;
-    this.o = { intervalMs: 2, overlapAfterMs: 25, maxInFlight: 2, maxBatchBytes: 512 * 1024, leaseDurationSeconds: 30, logger: silentLogger, ...options };
+    this.o = { intervalMs: 2, overlapAfterMs: 25, maxInFlight: 2, lingerMs: 8, maxBatchBytes: 512 * 1024, leaseDurationSeconds: 30, logger: silentLogger, ...options };
   }
 
   /** Creates the shard's Lease (before any batch, so no live shard ever looks dead) and renews it. */
@@ -145,7 +165,7 @@ export class ShardJournal {
       return Promise.reject(new Error('the check-in journal\'s Lease has lapsed'));
     }
     const json = JSON.stringify(record);
-    const promise = new Promise<string>((resolve, reject) => this.waiting.push({ json, resolve, reject }));
+    const promise = new Promise<string>((resolve, reject) => this.waiting.push({ record, json, resolve, reject }));
     this.kick();
     return promise;
   }
@@ -156,6 +176,23 @@ export class ShardJournal {
     if (!b) return;
     b.remaining--;
     if (b.remaining <= 0 && b.created) this.remove(batch);
+  }
+
+  /**
+   * This shard's acknowledged check-ins for `key` that `status` does not hold yet (JournalView
+   * watches only the other shards' batches: ours are known here without reading them back).
+   */
+  unfolded(key: string, status: ReservationStatus | undefined): FoldItem[] {
+    const names = this.byKey.get(key);
+    if (!names) return [];
+    const mark = markOf(status, this.shard);
+    const items: FoldItem[] = [];
+    for (const name of names) {
+      for (const r of this.batches.get(name)?.records ?? []) {
+        if (r.key === key && r.seq > mark) items.push({ shard: this.shard, seq: r.seq, now: new Date(r.time), input: r.input });
+      }
+    }
+    return items;
   }
 
   /** Batches written and not yet fully folded. */
@@ -179,18 +216,25 @@ export class ShardJournal {
   }
 
   private kick(): void {
-    if (this.inFlight >= this.o.maxInFlight || this.timer || this.waiting.length === 0) return;
-    const now = Date.now();
+    if (this.inFlight >= this.o.maxInFlight || this.waiting.length === 0) return;
     const newest = this.starts.at(-1);
-    const wait = Math.max(this.lastStart + this.o.intervalMs, newest === undefined ? 0 : newest + this.o.overlapAfterMs) - now;
-    if (wait > 0) {
-      this.timer = setTimeout(() => {
-        this.timer = undefined;
-        this.kick();
-      }, wait);
+    let at = Math.max(this.lastStart + this.o.intervalMs, newest === undefined ? 0 : newest + this.o.overlapAfterMs);
+    // Between writes: the clients just answered are on their way back (see lingerMs).
+    if (this.inFlight === 0 && this.waiting.length < this.expected) at = Math.max(at, this.lingerUntil);
+    const wait = at - Date.now();
+    if (wait <= 0) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      void this.writeNext();
       return;
     }
-    void this.writeNext();
+    if (this.timer && this.timerAt === at) return;
+    clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.kick();
+    }, wait);
   }
 
   private async writeNext(): Promise<void> {
@@ -203,6 +247,7 @@ export class ShardJournal {
     while (n < this.waiting.length && (n === 0 || bytes + this.waiting[n]!.json.length + 1 <= this.o.maxBatchBytes)) bytes += this.waiting[n++]!.json.length + 1;
     const batch = this.waiting.splice(0, n);
     const records = batch.length;
+    this.expected = 0;
     // Never reused, even for a record journaled again after a failed write: a name taken means
     // someone else's batch, never ours.
     const name = batchName(this.shard, ++this.batchCount);
@@ -219,9 +264,18 @@ export class ShardJournal {
           data: { [JOURNAL_DATA_KEY]: `[${batch.map((w) => w.json).join(',')}]` },
         },
       });
-      this.batches.set(name, { remaining: records, created: true });
+      this.batches.set(name, { remaining: records, created: true, records: batch.map((w) => w.record) });
+      for (const w of batch) {
+        let names = this.byKey.get(w.record.key);
+        if (!names) this.byKey.set(w.record.key, (names = new Set()));
+        names.add(name);
+      }
       this.o.onWrite?.('create', records);
       for (const w of batch) w.resolve(name);
+      if (this.inFlight === 1) {
+        this.expected = records + this.waiting.length;
+        this.lingerUntil = Date.now() + this.o.lingerMs;
+      }
     } catch (err) {
       for (const w of batch) w.reject(err);
     } finally {
@@ -235,6 +289,11 @@ export class ShardJournal {
   }
 
   private remove(batch: string): void {
+    for (const r of this.batches.get(batch)?.records ?? []) {
+      const names = this.byKey.get(r.key);
+      names?.delete(batch);
+      if (names?.size === 0) this.byKey.delete(r.key);
+    }
     this.batches.delete(batch);
     const done: Promise<void> = this.rest
       .request({ method: 'DELETE', path: configMapPath(this.namespace, batch) })

@@ -28,7 +28,7 @@ import { Authenticator, type AuthOptions } from './auth.ts';
 import { createClientLimiter, type ClientLimitOptions } from './client-limits.ts';
 import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_MESSAGE_BYTES, parseCheckinBody, readBody } from './body.ts';
 import { HttpError, badRequest, fromKubeError, jsonErrorHandler, jsonNotFound, sendError } from './errors.ts';
-import { createGotelApiRouter, type GotelApiOptions } from './gotel-api.ts';
+import { createGotelApiRouter, gotelCheckinHandler, type GotelApiOptions } from './gotel-api.ts';
 import { ReservationLookup, type ReservationSource } from './lookup.ts';
 import { DEFAULT_RATE_LIMIT, RateLimiter, type RateLimitOptions } from './rate-limit.ts';
 import { createSnoozeRouter } from './snooze.ts';
@@ -244,6 +244,14 @@ export function createCheckinRouter(deps: CheckinRouterDeps): Router {
   const ctx = createCheckinContext(deps);
   const router = express.Router();
   if (deps.clientLimits && deps.clientLimits.perSecond > 0) router.use(createClientLimiter(ctx, deps.clientLimits));
+  if (deps.gotelApi?.enabled) {
+    // GoTel's API check-in is the hot path: answered before the other routes are tried.
+    const gotelCheckin = gotelCheckinHandler(ctx, deps.gotelApi);
+    router.use((req, res, next) => {
+      if (req.method !== 'POST' || req.url !== '/checkin') return next();
+      gotelCheckin(req, res).catch((err: unknown) => refuse(ctx, res, err, 'gotel-api /checkin'));
+    });
+  }
   router.use(createSnoozeRouter(ctx));
   if (deps.gotelApi?.enabled) router.use(createGotelApiRouter(ctx, deps.gotelApi));
   router.use((req, res, next) => {

@@ -109,7 +109,6 @@ export class Operator {
       },
       onCronJob: (keys) => keys.forEach(enqueue),
     });
-    this.journalView = new JournalView(this.rest, { namespace: config.leaderElectionNamespace, logger });
     this.outages = new OutageTracker({
       rest: this.rest,
       namespace: config.leaderElectionNamespace,
@@ -132,6 +131,7 @@ export class Operator {
       logger,
       onWrite: (op) => metrics.journalBatches.inc({ op }),
     });
+    this.journalView = new JournalView(this.rest, { namespace: config.leaderElectionNamespace, logger, own: this.journal });
     this.store = new CheckinStore({
       writer: this.writer,
       journal: this.journal,

@@ -289,6 +289,37 @@ describe('the check-in journal', () => {
     expect(storeA.unfolded).toBe(0);
   });
 
+  it('shows a replica its own unfolded check-ins once, from its journal, beside another replica\'s from the watch', async () => {
+    const ns = await freshNamespace('own-view');
+    const rest = new KubeRest(kc);
+    const own = new ShardJournal(rest, { namespace: ns, shard: `o${randomBytes(3).toString('hex')}`, identity: 'replica-own' });
+    const other = new ShardJournal(rest, { namespace: ns, shard: `x${randomBytes(3).toString('hex')}`, identity: 'replica-other' });
+    const view = new JournalView(rest, { namespace: ns, own });
+    for (const inf of view.informers) inf.start();
+    cleanups.push(async () => {
+      await own.stop(false);
+      await other.stop(false);
+      await Promise.all(view.informers.map((inf) => inf.stop()));
+      rest.close();
+    });
+    await Promise.all(view.informers.map((inf) => inf.waitForSync()));
+    const key = `${ns}/shared`;
+    const at = (ms: number): string => new Date(Date.now() - ms).toISOString();
+    await Promise.all([
+      own.append({ key, seq: 1, time: at(3000), input: { signal: 'success', runId: 'own-1' } }),
+      own.append({ key, seq: 2, time: at(1000), input: { signal: 'success', runId: 'own-2' } }),
+    ]);
+    // Both of ours as soon as they are stored (no watch needed) ...
+    expect(view.unfolded(key, undefined).map((i) => i.input.runId)).toEqual(['own-1', 'own-2']);
+    await other.append({ key, seq: 7, time: at(2000), input: { signal: 'success', runId: 'other-7' } });
+    // ... the other's once its batch is watched; none twice, in order of arrival.
+    await eventually(() => Promise.resolve(view.unfolded(key, undefined).length === 3), 10_000, 'the other replica\'s batch to be watched');
+    expect(view.unfolded(key, undefined).map((i) => i.input.runId)).toEqual(['own-1', 'other-7', 'own-2']);
+    // Our mark in status hides what it holds.
+    const status = { journal: [{ shard: own.shard, seq: 1, time: at(0) }] };
+    expect(view.unfolded(key, status).map((i) => i.input.runId)).toEqual(['other-7', 'own-2']);
+  });
+
   it('folds the journal of a replica that died once its Lease expired, once, and deletes its batches and Lease', async () => {
     const crashed = id('crashed');
     const { server, journal } = await journaledServer(ns, crashed, { statusWritesPerSecond: 0.001, statusWriteBurst: 1, maxFoldLagMs: 3_600_000 });
