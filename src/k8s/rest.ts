@@ -27,6 +27,11 @@ export interface RestRequest {
   body?: unknown;
   contentType?: string;
   timeoutMs?: number;
+  /**
+   * Served before every waiting request that is not: the leader Lease's reads and renewals, which
+   * must not wait behind a storm's thousands of status writes for longer than the Lease lasts.
+   */
+  urgent?: boolean;
 }
 
 /** Requests in flight per client: as many as the operator's work queue has workers (src/operator/operator.ts). */
@@ -43,22 +48,24 @@ class Slots {
   private free: number;
   private readonly waiting: (() => void)[] = [];
   private head = 0;
+  private readonly urgent: (() => void)[] = [];
 
   constructor(size: number) {
     this.free = size;
   }
 
   /** Resolves when a slot is this caller's; `release` it exactly once. */
-  acquire(): Promise<void> {
+  acquire(urgent = false): Promise<void> {
     if (this.free > 0) {
       this.free--;
       return Promise.resolve();
     }
-    return new Promise((resolve) => this.waiting.push(resolve));
+    return new Promise((resolve) => (urgent ? this.urgent : this.waiting).push(resolve));
   }
 
   release(): void {
-    if (this.head < this.waiting.length) {
+    if (this.urgent.length > 0) this.urgent.shift()!();
+    else if (this.head < this.waiting.length) {
       const next = this.waiting[this.head]!;
       this.waiting[this.head++] = undefined as unknown as () => void;
       // Drop the consumed front now and then: shift() on a long array is O(n) per call.
@@ -72,7 +79,7 @@ class Slots {
 
   /** Requests waiting for a slot. */
   get queued(): number {
-    return this.waiting.length - this.head;
+    return this.urgent.length + this.waiting.length - this.head;
   }
 }
 
@@ -99,7 +106,7 @@ export class KubeRest {
   }
 
   async request<T>(req: RestRequest): Promise<T> {
-    await this.slots.acquire();
+    await this.slots.acquire(req.urgent);
     try {
       return await this.send<T>(req);
     } finally {

@@ -82,4 +82,20 @@ describe('KubeRest request slots', () => {
     expect((results[0] as KubeApiError).code).toBe(500);
     expect(results.slice(1)).toEqual(Array.from({ length: total - 1 }, () => 'ok'));
   });
+
+  it('an urgent request (the leader Lease) goes before those already waiting', async () => {
+    s = await server();
+    const answers = Array.from({ length: REQUEST_CONCURRENCY + 3 }, (_, i) => s!.rest.request({ method: 'GET', path: `/r/${i}` }));
+    await holding(s, REQUEST_CONCURRENCY);
+    const lease = s.rest.request({ method: 'GET', path: '/lease', urgent: true });
+    s.held[0]!.res.writeHead(200).end('{}');
+    await holding(s, REQUEST_CONCURRENCY + 1);
+    expect(s.held[REQUEST_CONCURRENCY]!.req.url).toBe('/lease');
+    for (let i = 1; i < REQUEST_CONCURRENCY + 4; i++) {
+      await holding(s, Math.min(REQUEST_CONCURRENCY + 4, i + REQUEST_CONCURRENCY));
+      s.held[i]!.res.writeHead(200).end('{}');
+    }
+    await Promise.all([...answers, lease]);
+    expect(s.held.map((h) => h.req.url).slice(REQUEST_CONCURRENCY)).toEqual(['/lease', `/r/${REQUEST_CONCURRENCY}`, `/r/${REQUEST_CONCURRENCY + 1}`, `/r/${REQUEST_CONCURRENCY + 2}`]);
+  });
 });
