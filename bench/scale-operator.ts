@@ -1,13 +1,49 @@
-// One `gotel operator` process for bench/scale.ts: started as a real process (as in a pod), its
-// JSON log lines watched for the moment it says every deadline is re-armed, its peak RSS read from
-// /proc/<pid>/status (VmHWM), and killed with SIGKILL.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+// One `gotel operator` process for bench/scale.ts: started as a real process (as in a pod): the
+// compiled CLI (bin/gotel.js, dist/) with the operator's Node flags, as the image's ENTRYPOINT runs
+// it; its JSON log lines watched for the moment it says every deadline is re-armed, its peak RSS
+// read from /proc/<pid>/status (VmHWM), and killed with SIGKILL.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { OPERATOR_NODE_FLAGS } from '../src/operator/node-flags.ts';
 
-/** This checkout's CLI, unless BENCH_OPERATOR names another checkout's src/cli/main.ts (a before/after anchor). */
-const MAIN = process.env.BENCH_OPERATOR ?? fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/** The newest modification time of the files under `dir` (ms). */
+function newest(dir: string): number {
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
+  }
+  return t;
+}
+
+/**
+ * This checkout's compiled CLI, compiled first when src/ changed since (`npm run build`'s
+ * compiler), unless BENCH_OPERATOR names another entry point: another checkout's bin/gotel.js or
+ * src/cli/main.ts (a before/after anchor; a .ts entry point costs Node's type stripping at start,
+ * about 28 MiB of RSS, docs/capacity.md).
+ */
+function operatorMain(): string {
+  if (process.env.BENCH_OPERATOR) return process.env.BENCH_OPERATOR;
+  const built = join(ROOT, 'dist/cli/main.js');
+  let builtAt = 0;
+  try {
+    builtAt = statSync(built).mtimeMs;
+  } catch {
+    // not built yet
+  }
+  if (builtAt < newest(join(ROOT, 'src'))) {
+    process.stderr.write('bench: compiling src/ to dist/ (the operator runs as the image runs it)\n');
+    execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json')], { stdio: 'inherit' });
+  }
+  return join(ROOT, 'bin/gotel.js');
+}
+
+const MAIN = operatorMain();
 /** What the operator logs once its first pass as leader has judged every Reservation (src/operator/operator.ts). */
 export const REARMED_MESSAGE = 'every deadline re-armed';
 
@@ -31,9 +67,13 @@ export interface OperatorProcess {
 
 export const OPERATOR_MAIN = MAIN;
 
+/**
+ * Starts `gotel operator` with the operator's Node flags (src/operator/node-flags.ts), then
+ * `nodeOptions` (BENCH_NODE_OPTIONS: a later flag overrides, e.g. --max-semi-space-size=64).
+ */
 export function startOperatorProcess(args: string[], nodeOptions: string[] = []): OperatorProcess {
   const startedAt = Date.now();
-  const child = spawn(process.execPath, [...nodeOptions, MAIN, 'operator', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KUBECONFIG: '' } });
+  const child = spawn(process.execPath, [...OPERATOR_NODE_FLAGS, ...nodeOptions, MAIN, 'operator', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KUBECONFIG: '' } });
   let resolveRearmed: (t: number) => void = () => {};
   let rejectRearmed: (err: Error) => void = () => {};
   const rearmed = new Promise<number>((resolve, reject) => ((resolveRearmed = resolve), (rejectRearmed = reject)));

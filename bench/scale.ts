@@ -6,8 +6,11 @@
 //   npm run bench:scale -- --reservations 500 --spread 60s     (a quick check)
 //   flags: --reservations N, --runs a,b (r: quiet restarts only, see quietRestarts), --spread 5m (run b), --receivers 4, --concurrency 32,
 //          --wait 60s (after the last deadline), --lead (time before the first deadline; default
-//          grows with N), BENCH_NODE_OPTIONS="--heap-prof" for the operator's node,
-//          BENCH_OPERATOR=/path/to/other/checkout/src/cli/main.ts to measure another version.
+//          grows with N), BENCH_NODE_OPTIONS="--heapsnapshot-signal=SIGUSR2" for the operator's
+//          node (after its own flags, src/operator/node-flags.ts, so they can be overridden),
+//          BENCH_OPERATOR=/path/to/other/checkout/bin/gotel.js (or src/cli/main.ts) to measure
+//          another version. By default the operator is this checkout's compiled CLI, as the
+//          image runs it (bench/scale-operator.ts compiles src/ first when it changed).
 //
 // Half the Reservations follow a cron schedule, half `every`; none checks in, so each misses its
 // first run and gets one alert. Run (a): every deadline falls in the same minute. Run (b): the
@@ -27,6 +30,7 @@ import { parseDuration } from '../src/core/duration.ts';
 import { KubeRest } from '../src/k8s/rest.ts';
 import { startLimitedReceiver, type LimitedReceiver } from './scale-receiver.ts';
 import { OPERATOR_MAIN, startOperatorProcess, type OperatorProcess } from './scale-operator.ts';
+import { OPERATOR_NODE_FLAGS } from '../src/operator/node-flags.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -326,7 +330,7 @@ function print(r: RunResult): void {
 }
 
 try {
-  console.log(`GoTel at scale: ${N} Reservations (half cron, half every), one gotel operator process, ${RECEIVERS} Slack-like webhooks (1 message/s, burst 3, then 429 Retry-After); ${cpus().length} cores, load average ${loadavg()[0]!.toFixed(1)} at start; kube-apiserver + etcd on loopback; operator ${OPERATOR_MAIN}`);
+  console.log(`GoTel at scale: ${N} Reservations (half cron, half every), one gotel operator process, ${RECEIVERS} Slack-like webhooks (1 message/s, burst 3, then 429 Retry-After); ${cpus().length} cores, load average ${loadavg()[0]!.toFixed(1)} at start; kube-apiserver + etcd on loopback; operator ${OPERATOR_MAIN} ${[...OPERATOR_NODE_FLAGS, ...NODE_OPTIONS].join(' ')}`);
   for (const kind of flags.runs.split(',') as ('a' | 'b' | 'r')[]) {
     if (kind === 'r') await quietRestarts();
     else print(await run(kind));

@@ -2,7 +2,9 @@
 // Lease and renews it; the others take it over when it has not been renewed for the lease
 // duration. Expiry is judged by when *we* last saw the Lease change, on our own clock, so replicas
 // whose clocks disagree still agree on who leads. On stop the leader releases the Lease so a
-// standby takes over at once instead of waiting for it to expire.
+// standby takes over at once instead of waiting for it to expire. Its requests are `urgent` in the
+// shared client: an alert storm's status writes queue there by the thousand, and a renewal that
+// waited behind them longer than the Lease lasts would hand the leadership over mid-storm.
 import { systemClock, type Clock } from '../util/clock.ts';
 import type { Logger } from 'pino';
 import { silentLogger } from '../log.ts';
@@ -96,7 +98,7 @@ export class LeaderElector {
     if (this.leading) await beforeRelease?.();
     if (this.leading && release) {
       try {
-        const lease = await this.rest.request<Lease>({ method: 'GET', path: leasePath(this.o.namespace, this.o.name), timeoutMs: this.requestTimeoutMs });
+        const lease = await this.rest.request<Lease>({ method: 'GET', path: leasePath(this.o.namespace, this.o.name), timeoutMs: this.requestTimeoutMs, urgent: true });
         if (lease.spec.holderIdentity === this.o.identity) {
           const now = this.o.now();
           await this.rest.request({
@@ -104,6 +106,7 @@ export class LeaderElector {
             path: leasePath(this.o.namespace, this.o.name),
             body: { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: microTime(now) } },
             timeoutMs: this.requestTimeoutMs,
+          urgent: true,
           });
           this.o.logger.info({ lease: this.o.name }, 'leader lease released');
         }
@@ -152,7 +155,7 @@ export class LeaderElector {
     try {
       let lease: Lease;
       try {
-        lease = await this.rest.request<Lease>({ method: 'GET', path: leasePath(this.o.namespace, this.o.name), timeoutMs: this.requestTimeoutMs });
+        lease = await this.rest.request<Lease>({ method: 'GET', path: leasePath(this.o.namespace, this.o.name), timeoutMs: this.requestTimeoutMs, urgent: true });
       } catch (err) {
         if (!(err instanceof KubeApiError && err.code === 404)) throw err;
         await this.rest.request({
@@ -165,6 +168,7 @@ export class LeaderElector {
             spec: { holderIdentity: this.o.identity, leaseDurationSeconds: seconds, acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: 0 },
           },
           timeoutMs: this.requestTimeoutMs,
+          urgent: true,
         });
         this.renewed(now);
         this.setLeading(true);
@@ -190,7 +194,7 @@ export class LeaderElector {
             renewTime: microTime(now),
             leaseTransitions: (lease.spec.leaseTransitions ?? 0) + 1,
           };
-      await this.rest.request({ method: 'PUT', path: leasePath(this.o.namespace, this.o.name), body: { ...lease, spec }, timeoutMs: this.requestTimeoutMs });
+      await this.rest.request({ method: 'PUT', path: leasePath(this.o.namespace, this.o.name), body: { ...lease, spec }, timeoutMs: this.requestTimeoutMs, urgent: true });
       this.renewed(now);
       this.setLeading(true);
     } catch (err) {

@@ -25,6 +25,7 @@ import { LeaderElector } from '../k8s/leader-election.ts';
 import { KubeRest, REQUEST_CONCURRENCY } from '../k8s/rest.ts';
 import type { KubeCredentials } from '../k8s/credentials.ts';
 import { StatusWriter } from '../k8s/status-writer.ts';
+import { trimObject } from '../k8s/trim.ts';
 import { WorkQueue } from '../k8s/work-queue.ts';
 import type { Metrics } from '../metrics.ts';
 import { systemClock } from '../util/clock.ts';
@@ -268,11 +269,23 @@ export class Operator {
     });
   }
 
-  /** Every watched Reservation, read from the apiserver (one list per watched namespace). */
+  /**
+   * Every watched Reservation, read from the apiserver (per watched namespace, in pages of 500 and
+   * trimmed as the caches are: 10,000 at once as one answer were one 40 MiB text and its objects).
+   */
   private async listReservations(): Promise<Reservation[]> {
     const scopes = this.config.namespaces.length > 0 ? this.config.namespaces.map((ns) => `/namespaces/${encodeURIComponent(ns)}`) : [''];
-    const lists = await Promise.all(scopes.map((scope) => this.rest.request<{ items: Reservation[] }>({ method: 'GET', path: `/apis/${GROUP}/${VERSION}${scope}/${PLURAL}` })));
-    return lists.flatMap((l) => l.items);
+    const items: Reservation[] = [];
+    for (const scope of scopes) {
+      let token: string | undefined;
+      do {
+        const query = `limit=500${token ? `&continue=${encodeURIComponent(token)}` : ''}${this.config.selector ? `&labelSelector=${encodeURIComponent(this.config.selector)}` : ''}`;
+        const page = await this.rest.request<{ items: Reservation[]; metadata?: { continue?: string } }>({ method: 'GET', path: `/apis/${GROUP}/${VERSION}${scope}/${PLURAL}?${query}` });
+        for (const r of page.items) items.push(trimObject(r));
+        token = page.metadata?.continue || undefined;
+      } while (token);
+    }
+    return items;
   }
 
   private checkinRouter(): ReturnType<typeof createCheckinRouter> {

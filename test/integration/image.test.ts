@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { eventually, freshNamespace } from './helpers.ts';
 import { rest } from './operator-harness.ts';
+import { OPERATOR_NODE_FLAGS } from '../../src/operator/node-flags.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const IMAGE = 'localhost/gotel:test';
@@ -77,7 +78,8 @@ describe('the image', () => {
     const config = JSON.parse(await podman('image', 'inspect', IMAGE)) as { Config: { User: string; Labels: Record<string, string>; Entrypoint: string[] } }[];
     const version = (JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
     expect(config[0]!.Config.User).toBe('65532:65532');
-    expect(config[0]!.Config.Entrypoint).toEqual(['/nodejs/bin/node', '/app/bin/gotel.js']);
+    // The operator's Node flags (src/operator/node-flags.ts) come before the CLI.
+    expect(config[0]!.Config.Entrypoint).toEqual(['/nodejs/bin/node', ...OPERATOR_NODE_FLAGS, '/app/bin/gotel.js']);
     expect(config[0]!.Config.Labels).toMatchObject({ 'org.opencontainers.image.title': 'gotel', 'org.opencontainers.image.version': version, 'org.opencontainers.image.licenses': 'Apache-2.0' });
 
     const shell = await containersSh(['podman', 'run', '--rm', '--network', 'host', '--entrypoint', '/bin/sh', IMAGE, '-c', 'true']);

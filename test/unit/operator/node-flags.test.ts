@@ -1,0 +1,20 @@
+// The operator's Node flags are passed where it is deployed: the image's ENTRYPOINT. (The image
+// test checks the built image; this checks the Dockerfile without building it.)
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { OPERATOR_NODE_FLAGS } from '../../../src/operator/node-flags.ts';
+
+describe('OPERATOR_NODE_FLAGS', () => {
+  it('are the flags of the image ENTRYPOINT, before the CLI', () => {
+    const dockerfile = readFileSync(new URL('../../../Dockerfile', import.meta.url), 'utf8');
+    const line = dockerfile.split('\n').find((l) => l.startsWith('ENTRYPOINT '));
+    expect(line).toBeDefined();
+    expect(JSON.parse(line!.slice('ENTRYPOINT '.length))).toEqual(['/nodejs/bin/node', ...OPERATOR_NODE_FLAGS, '/app/bin/gotel.js']);
+  });
+
+  it('cap the young generation: a semi-space of at most 16 MiB', () => {
+    const semi = OPERATOR_NODE_FLAGS.map((f) => /^--max-semi-space-size=(\d+)$/.exec(f)?.[1]).find(Boolean);
+    expect(Number(semi)).toBeGreaterThan(0);
+    expect(Number(semi)).toBeLessThanOrEqual(16);
+  });
+});
