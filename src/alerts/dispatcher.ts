@@ -499,7 +499,7 @@ export class AlertDispatcher {
       const target = r as Target;
       if (target.type === 'slack') this.slackUrls.add(target.url);
       const expected = entry.kind === 'alert' && entry.reason === 'Missed' ? fresh.status?.lastResult?.expectedTime : undefined;
-      const route = this.grouper?.route(fresh.metadata.namespace ?? 'default', fresh.metadata.name, entry, target, expected) ?? { kind: 'alone' };
+      const route = this.grouper?.route(fresh.metadata.namespace ?? 'default', fresh.metadata.name, entry, target, expected, fresh.status) ?? { kind: 'alone' };
       if (route.kind === 'alone') return { target, waiting };
       if (route.kind === 'wait') waiting = true;
       else if (route.kind === 'delivered') return { grouped: { receiver: r.name, time: route.time, ...(route.group ? { group: route.group } : {}) } };

@@ -19,7 +19,7 @@
 // those that are, and drops an unmarked alone one (its member is judged and routed again), never
 // sending a marked member again. The crash window is the single alerts' one: the receiver
 // answered and the mark was not stored yet.
-import type { OutboxEntry, Reservation } from '../api/reservation.ts';
+import type { OutboxEntry, Reservation, ReservationStatus } from '../api/reservation.ts';
 import { silentLogger, type Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { backoffDelay } from '../util/backoff.ts';
@@ -127,6 +127,10 @@ export class AlertGrouper {
   /** When each member held 'alone' was routed so, oldest first (to forget them). */
   private readonly aloneAt = new Map<string, number>();
   private readonly batches = new Map<string, Batch>();
+  /** Alert groups by the outage of each member (outageKey): a later run of it is the same alert (sameOutage). */
+  private readonly outages = new Map<string, Set<GroupState>>();
+  /** A later run's member key -> the stored member it stands for (sameOutage). */
+  private readonly aliases = new Map<string, string>();
   private readonly causes = new Map<string, Cause>();
   /** Groups waiting to be stored, sent or marked, per target hash: one send in flight per receiver. */
   private readonly queues = new Map<string, GroupState[]>();
@@ -148,10 +152,10 @@ export class AlertGrouper {
   }
 
   /** Routes one receiver of one pending entry: alone now, wait for its group, or its group's answer. */
-  route(namespace: string, name: string, entry: OutboxEntry, target: Target, expectedTime?: string): Route {
+  route(namespace: string, name: string, entry: OutboxEntry, target: Target, expectedTime?: string, status?: ReservationStatus): Route {
     const member = memberOf(namespace, name, entry, target, expectedTime);
     const mk = memberKey(member);
-    const held = this.held.get(mk);
+    const held = this.held.get(mk) ?? this.sameOutage(member, mk, status);
     // Routed alone once: alone every time (a retry, or its status arriving after anticipate).
     if (held === 'alone') return { kind: 'alone' };
     if (held && 'state' in held) {
@@ -179,7 +183,8 @@ export class AlertGrouper {
   anticipate(namespace: string, name: string, entry: OutboxEntry, target: Target, expectedTime?: string, reservation?: Reservation): void {
     if (entry.kind !== 'alert' || this.o.windowMs <= 0 || this.stopped) return;
     const member = memberOf(namespace, name, entry, target, expectedTime);
-    if (this.held.has(memberKey(member))) return;
+    const mk = memberKey(member);
+    if (this.held.has(mk) || this.sameOutage(member, mk, reservation?.status)) return;
     this.place(member, target, entry, reservation ? { reservation, entry } : undefined);
   }
 
@@ -279,11 +284,41 @@ export class AlertGrouper {
     }
   }
 
+  /**
+   * A stored group's member for the same outage as `member`, whose status never recorded it: a
+   * leader that died before a member's status write named it in a group for one run, and the next
+   * leader judged a later run of the same outage (its runKey differs). It is the same alert, so
+   * `member` is held by that group (never sent again): same Reservation, receiver, kind and
+   * reason, an earlier or equal due time, and no success or recovery since that due time.
+   */
+  private sameOutage(member: GroupMember, mk: string, status: ReservationStatus | undefined): Held | undefined {
+    if (!member.runKey || !status) return undefined;
+    const states = this.outages.get(outageKey(member));
+    if (!states) return undefined;
+    const due = Date.parse(member.dueTime);
+    for (const state of states) {
+      const m = state.group.members.find((x) => x.namespace === member.namespace && x.name === member.name && x.receiver === member.receiver);
+      const from = m ? Date.parse(m.dueTime) : NaN;
+      if (!m || !(from <= due) || state.recorded.has(memberKey(m)) || this.recoveredSince(status, from)) continue;
+      const held = { state };
+      this.held.set(mk, held);
+      this.aliases.set(mk, memberKey(m));
+      return held;
+    }
+    return undefined;
+  }
+
+  private recoveredSince(status: ReservationStatus, from: number): boolean {
+    if (status.lastSuccessTime && Date.parse(status.lastSuccessTime) >= from) return true;
+    return (status.alert?.outbox ?? []).some((e) => e.kind === 'recovery' && Date.parse(e.dueTime) >= from);
+  }
+
   /** A member's status now has its group's mark: once all have it, the group is deleted. */
   recorded(namespace: string, name: string, entryId: string, receiver: string, runKey?: string): void {
-    const mk = memberKey({ namespace, name, entryId, receiver, ...(runKey ? { runKey } : {}) });
-    const held = this.held.get(mk);
+    const key = memberKey({ namespace, name, entryId, receiver, ...(runKey ? { runKey } : {}) });
+    const held = this.held.get(key);
     if (!held || held === 'alone' || !('state' in held)) return;
+    const mk = this.aliases.get(key) ?? key;
     const s = held.state;
     s.recorded.add(mk);
     if (s.mark && s.recorded.size >= s.group.members.length) void this.forget(s);
@@ -357,6 +392,7 @@ export class AlertGrouper {
           const state: GroupState = { group, stored: true, failures: 0, recorded: new Set(), ...(mark ? { mark } : {}) };
           for (const m of group.members) this.held.set(memberKey(m), { state });
           if (!mark) this.enqueue(state);
+          else this.track(state);
         }
         if (stored.length > 0) this.log.info({ groups: stored.length }, 'alert groups read');
         return;
@@ -367,7 +403,27 @@ export class AlertGrouper {
     }
   }
 
+  /** Indexes an alert group's members by their outage (sameOutage). */
+  private track(state: GroupState): void {
+    if (state.group.kind !== 'alert') return;
+    for (const m of state.group.members) {
+      const key = outageKey(m);
+      const set = this.outages.get(key) ?? new Set();
+      set.add(state);
+      this.outages.set(key, set);
+    }
+  }
+
+  private untrack(state: GroupState): void {
+    for (const m of state.group.members) {
+      const set = this.outages.get(outageKey(m));
+      set?.delete(state);
+      if (set?.size === 0) this.outages.delete(outageKey(m));
+    }
+  }
+
   private enqueue(state: GroupState): void {
+    this.track(state);
     const hash = state.group.target.hash;
     const queue = this.queues.get(hash) ?? [];
     queue.push(state);
@@ -452,6 +508,13 @@ export class AlertGrouper {
 
   private async forget(state: GroupState): Promise<void> {
     for (const m of state.group.members) this.held.delete(memberKey(m));
+    for (const alias of this.aliases.keys()) {
+      const held = this.held.get(alias);
+      const mine = held !== undefined && held !== 'alone' && 'state' in held && held.state === state;
+      if (mine) this.held.delete(alias);
+      if (mine || !held) this.aliases.delete(alias);
+    }
+    this.untrack(state);
     try {
       await this.o.store.delete(state.group.id);
     } catch (err) {
@@ -478,4 +541,10 @@ export class AlertGrouper {
 function memberOf(namespace: string, name: string, entry: OutboxEntry, target: Target, expectedTime?: string): GroupMember {
   const runKey = runKeyOf(entry);
   return { namespace, name, entryId: entry.id, receiver: target.name, dueTime: entry.dueTime, ...(runKey ? { runKey } : {}), ...(expectedTime ? { expectedTime } : {}) };
+}
+
+/** One Reservation's alerts of one reason to one receiver: its outage, whatever run is judged. */
+function outageKey(m: Pick<GroupMember, 'namespace' | 'name' | 'receiver' | 'runKey'>): string {
+  const reason = m.runKey?.split('|')[1] ?? '';
+  return `${m.namespace}/${m.name}|${m.receiver}|${reason}`;
 }

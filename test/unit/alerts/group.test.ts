@@ -159,6 +159,23 @@ describe('AlertGrouper', () => {
     await grouper.stop();
   });
 
+  it('a new leader that judges a later run of the same outage finds it in the stored group, never names it twice, but a new outage goes on its own', async () => {
+    const { grouper: first, records, store } = harness(1000);
+    await first.ready;
+    await first.stop();
+    const early = { ...entry('e0'), dueTime: '2026-03-10T02:05:00Z' };
+    const later = { ...entry('e9'), dueTime: '2026-03-10T02:15:00Z' };
+    records.set('old', { group: { ...group(2, { id: 'old' }), members: members(2, { namespace: 'a', runKey: runKeyOf(early) }).map((m, i) => ({ ...m, name: `x${i}` })) }, createdMs: Date.now() });
+    const { grouper: second, sent } = grouperOn(store, 1000, target);
+    await second.ready;
+    await vi.waitFor(() => expect(records.get('old')?.mark).toBeDefined());
+    // x0 failed on: its later run is the group's alert. x1 checked in since: a new outage.
+    expect(second.route('a', 'x0', later, target, undefined, { alert: { firing: true, outbox: [later] } })).toMatchObject({ kind: 'delivered', group: 'old' });
+    expect(second.route('a', 'x1', later, target, undefined, { lastSuccessTime: '2026-03-10T02:06:00Z', alert: { firing: true, outbox: [later] } })).toEqual({ kind: 'alone' });
+    expect(sent.map((g) => g.id)).toEqual(['old']);
+    await second.stop();
+  });
+
   it('a new grouper drops an unsent record of one (its member is routed anew) and answers for a sent one', async () => {
     const { grouper: first, records, store } = harness(1000);
     await first.ready;
