@@ -78,8 +78,9 @@ interface Batch {
   members: GroupMember[];
   /** Its only member, when it was announced before its status write: sent singly if it stays alone. */
   single?: Single;
-  firstAt: number;
   lastAt: number;
+  /** When its turn came (the receiver and the window allowed a send): lingering starts then. */
+  turnAt?: number;
   /** Set while a look is due; unset while the receiver's queue is busy (kick looks again). */
   timer?: NodeJS.Timeout;
 }
@@ -113,9 +114,9 @@ const BACKOFF = { initialMs: 1000, maxMs: 60_000, jitter: 0.1 };
 const ALONE_MEMORY_MS = 15 * 60_000;
 /** A cause is quiet (its next notification goes alone) after this many windows without one. */
 export const QUIET_WINDOWS = 2;
-/** A batch is sent once no member joined for this long (a second's deadlines fire together) ... */
-const LINGER_GAP_MS = 30;
-/** ... or once its first member has waited this long (a storm that keeps coming). */
+/** At its turn, a batch is sent once no member joined for this long (a second's deadlines fire together) ... */
+const LINGER_GAP_MS = 50;
+/** ... or once its turn came this long ago (a storm that keeps coming). */
 const LINGER_MAX_MS = 250;
 
 export class AlertGrouper {
@@ -212,7 +213,7 @@ export class AlertGrouper {
     }
     let batch = this.batches.get(key);
     if (!batch) {
-      batch = { key, hash, target, kind: entry.kind, reason: entry.reason, members: [], firstAt: now, lastAt: now };
+      batch = { key, hash, target, kind: entry.kind, reason: entry.reason, members: [], lastAt: now };
       this.batches.set(key, batch);
     }
     batch.members.push(member);
@@ -241,19 +242,22 @@ export class AlertGrouper {
 
   /**
    * How long until `batch` may go: Infinity while its receiver has a message in flight (kick
-   * looks again when it is done), else the longest of its linger, the receiver's rate (and
-   * Retry-After) and the cause's pace. 0 takes the cause's pace token: it goes now.
+   * looks again when it is done), else until its turn (the receiver's rate and Retry-After, the
+   * cause's pace), then its linger. 0 takes the cause's pace token: it goes now.
    */
   private waitFor(batch: Batch): number {
     if (this.running.has(batch.hash)) return Infinity;
     const now = this.now();
     const gap = Math.min(LINGER_GAP_MS, this.o.windowMs);
-    const linger = Math.min(Math.max(0, batch.lastAt + gap - now), Math.max(0, batch.firstAt + Math.min(LINGER_MAX_MS, this.o.windowMs) - now));
+      const pace = this.causes.get(batch.key)?.pace ?? new TokenBucket(2, now);
+    const turn = Math.max(this.o.gate.wait(batch.target.url, now), Math.ceil(pace.waitAt(now, this.paceRate())));
+    if (turn > 0) return turn;
+    // Its turn has come: linger from then (not from its first member, who may have waited a whole
+    // turn already) until no member joined for a moment, so a second's burst is not split.
+    batch.turnAt ??= now;
+    const linger = Math.min(Math.max(0, batch.lastAt + gap - now), Math.max(0, batch.turnAt + Math.min(LINGER_MAX_MS, this.o.windowMs) - now));
     if (linger > 0) return linger;
-    const slot = this.o.gate.wait(batch.target.url, now);
-    if (slot > 0) return slot;
-    const pace = this.causes.get(batch.key)?.pace ?? new TokenBucket(2, now);
-    return pace.take(now, this.paceRate()) ? 0 : Math.max(1, Math.ceil(pace.waitAt(now, this.paceRate())));
+    return pace.take(now, this.paceRate()) ? 0 : 1;
   }
 
   /** Sends `batch` if it may go now, else looks again when it may. */
