@@ -138,6 +138,10 @@ interface RunResult {
   createSeconds: number;
   firstPassSeconds: number;
   alertedInStatus: number;
+  /** Reservations whose alert entry is marked delivered in status. */
+  deliveredInStatus: number;
+  /** Named only through the group their status records (its record was gone before the bench read it). */
+  creditedFromStatus: number;
   named: number;
   messages: { path: string; accepted: number; refused: number }[];
   latencies: number[];
@@ -254,7 +258,21 @@ async function run(kind: 'a' | 'b'): Promise<RunResult> {
     const statusWritesAlerting = (await apiserverStatusWrites(rest)) - writesAlertsBefore;
     const peakRssMiB = Math.max(peakBefore, op.peakRssMiB());
     await op.kill();
-    const alertedInStatus = (await listAll(rest, ns)).filter((r) => r.status?.alert?.firing === true || (r.status?.alert?.notifications ?? 0) > 0).length;
+    const final = await listAll(rest, ns);
+    const alertedInStatus = final.filter((r) => r.status?.alert?.firing === true || (r.status?.alert?.notifications ?? 0) > 0).length;
+    // A group's record is deleted once every member's status names the group, which at a steady
+    // pace can happen between two reads above: the status then says which group named it.
+    let creditedFromStatus = 0;
+    let deliveredInStatus = 0;
+    for (const r of final) {
+      const key = `${ns}/${r.metadata.name}`;
+      const entry = r.status?.alert?.outbox?.find((e) => e.kind === 'alert' && e.deliveredTime);
+      if (entry) deliveredInStatus++;
+      const at = entry?.group ? receiver.groupArrivals.get(entry.group) : undefined;
+      if (at === undefined || (receiver.firstNamed.get(key) ?? Infinity) <= at) continue;
+      if (!receiver.firstNamed.has(key)) creditedFromStatus++;
+      receiver.firstNamed.set(key, at);
+    }
     const latencies = [...deadlines].filter(([key]) => receiver.firstNamed.has(key)).map(([key, d]) => (receiver.firstNamed.get(key)! - d) / 1000).sort((x, y) => x - y);
     const messages = [...receiver.counts()].map(([path, c]) => ({ path, ...c })).sort((x, y) => x.path.localeCompare(y.path));
     const reconciles = cpuEnd.reconciles - cpuStart.reconciles;
@@ -264,6 +282,8 @@ async function run(kind: 'a' | 'b'): Promise<RunResult> {
       createSeconds,
       firstPassSeconds,
       alertedInStatus,
+      deliveredInStatus,
+      creditedFromStatus,
       named: receiver.firstNamed.size,
       messages,
       latencies,
@@ -321,7 +341,7 @@ async function quietRestarts(): Promise<void> {
 function print(r: RunResult): void {
   const l = r.latencies;
   console.log(`\n${r.name}: ${r.created} Reservations (created in ${r.createSeconds.toFixed(1)} s, ${(r.created / r.createSeconds).toFixed(0)}/s; all first-judged after ${r.firstPassSeconds.toFixed(1)} s)`);
-  console.log(`  alerted: ${r.alertedInStatus} with an alert in status; ${r.named} named in a received message (a grouped one names every member of its group)`);
+  console.log(`  alerted: ${r.alertedInStatus} with an alert in status, ${r.deliveredInStatus} marked delivered; ${r.named} named in a received message (a grouped one names every member of its group; ${r.creditedFromStatus} of them found only through the group their status records)`);
   console.log(`  messages per receiver (accepted / refused 429): ${r.messages.map((m) => `${m.path.split('/').pop()} ${m.accepted}/${m.refused}`).join(', ')}`);
   console.log(`  deadline -> first message naming it: p50 ${pct(l, 50).toFixed(2)} s, p99 ${pct(l, 99).toFixed(2)} s, max ${(l[l.length - 1] ?? NaN).toFixed(2)} s (over the ${l.length} named)`);
   console.log(`  operator peak RSS (VmHWM): ${r.peakRssMiB.toFixed(0)} MiB (the same process with no Reservation yet: ${r.idleRssMiB.toFixed(0)} MiB)`);

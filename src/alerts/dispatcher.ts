@@ -34,7 +34,7 @@ import { closeEntry, isPending, markDelivered, markRefused, markRetrying, nextPe
 import { sendEmail } from './email.ts';
 import { sendPagerDuty } from './pagerduty.ts';
 import type { ReceiverSettings } from './receiver-config.ts';
-import { resolveReceivers, redactUrl, type DefaultReceiver, type Receiver } from './receivers.ts';
+import { receiverNames, resolveReceivers, redactUrl, type DefaultReceiver, type Receiver } from './receivers.ts';
 import { renderEmail, renderPagerDutyEvent, renderSlackMessage, renderWebhookPayload, type RenderContext } from './render.ts';
 import { sendSlack, type SendOptions } from './slack.ts';
 import { postJson, sendWebhook } from './webhook.ts';
@@ -98,8 +98,12 @@ interface Choice {
   target?: Target;
   waiting?: boolean;
   transientError?: string;
-  grouped?: { receiver: string; time: number; group: string };
+  /** Its group delivered it (or a stored record of one, then no `group`). */
+  grouped?: { receiver: string; time: number; group?: string };
 }
+
+/** A delivery to record in status; `viaGrouper`: the grouper delivered it and waits for the record. */
+type PendingMark = DeliveryMark & { viaGrouper?: boolean };
 
 /** Slack takes about one message per second per webhook, with short bursts. */
 export const SLACK_RATE: Rate = { perSecond: 1, burst: 3 };
@@ -115,7 +119,7 @@ interface KeyState {
   headId?: string;
   /** Receivers that refused an entry for good, by entry id, with what they said. */
   rejected: Map<string, Map<string, string>>;
-  unrecorded: DeliveryMark[];
+  unrecorded: PendingMark[];
   /** Every receiver left is waiting for its alert group: the grouper wakes this key. */
   waiting?: boolean;
 }
@@ -183,6 +187,7 @@ export class AlertDispatcher {
         clock: this.clock,
         gate: this.gate,
         send: (target, group, sendOptions) => sendGroup(target, group, ctx, sendOptions),
+        sendSingle: (target, { reservation, entry }, sendOptions) => this.send(target, reservation, entry, this.renderContext(reservation), sendOptions),
         wake: (namespace, name) => this.wake(namespace, name),
         resolveTarget: (group) => this.resolveTarget(group),
         logger: this.log,
@@ -191,6 +196,11 @@ export class AlertDispatcher {
         ...(options.maxRetryAfterMs !== undefined ? { maxRetryAfterMs: options.maxRetryAfterMs } : {}),
       });
     }
+  }
+
+  /** What a single message shows besides the Reservation: its receivers' names and the cluster. */
+  private renderContext(reservation: Reservation, names = receiverNames(reservation, this.o.defaultReceiver).map((r) => r.name)): RenderContext {
+    return { receivers: names, ...(this.o.clusterName ? { clusterName: this.o.clusterName } : {}) };
   }
 
   /** A member's alert group was answered: look at its Reservation again. */
@@ -264,7 +274,7 @@ export class AlertDispatcher {
         for (const r of receivers) {
           if (!r.url || r.error || r.transientError || entry.deliveredTo?.includes(r.name)) continue;
           if (r.type === 'slack') this.slackUrls.add(r.url);
-          grouper.anticipate(namespace, reservation.metadata.name, entry, r as Target, entry.reason === 'Missed' ? expected : undefined);
+          grouper.anticipate(namespace, reservation.metadata.name, entry, r as Target, entry.reason === 'Missed' ? expected : undefined, reservation);
         }
       }
     })().catch((err: unknown) => this.log.warn({ err, reservation: `${namespace}/${reservation.metadata.name}` }, 'could not anticipate an alert'));
@@ -359,7 +369,7 @@ export class AlertDispatcher {
         try {
           await this.record(state, (status, generation) => markDelivered(status, mark, generation));
           state.unrecorded.shift();
-          if (mark.group) this.grouper?.recorded(state.namespace, state.name, mark.entryId, mark.receiver, mark.runKey);
+          if (mark.viaGrouper) this.grouper?.recorded(state.namespace, state.name, mark.entryId, mark.receiver, mark.runKey);
         } catch (err) {
           if (err instanceof KubeApiError && err.code === 404) return this.gone(key, state);
           this.log.warn({ err, reservation: key, entry: mark.entryId, receiver: mark.receiver }, 'could not record an alert delivery, retrying the status write');
@@ -407,7 +417,7 @@ export class AlertDispatcher {
       if (pick.grouped) {
         // Its group delivered it: record that (with the group's id), never send it again.
         const runKey = runKeyOf(entry);
-        state.unrecorded.push({ ...pick.grouped, entryId: entry.id, ...(runKey ? { runKey } : {}), receivers: names, rejected: [...rejected] });
+        state.unrecorded.push({ ...pick.grouped, entryId: entry.id, ...(runKey ? { runKey } : {}), receivers: names, rejected: [...rejected], viaGrouper: true });
         continue;
       }
       const target = pick.target;
@@ -429,7 +439,7 @@ export class AlertDispatcher {
       // 4. One send, at the receiver's rate; a 429's Retry-After holds every Reservation sending to that URL.
       const wait = this.gate.take(target.url, this.now());
       if (wait > 0) return this.retryLater(key, state, wait);
-      const ctx: RenderContext = { receivers: names, ...(this.o.clusterName ? { clusterName: this.o.clusterName } : {}) };
+      const ctx = this.renderContext(fresh, names);
       const outcome = await this.send(target, fresh, entry, ctx, { signal: this.abort.signal, timeoutMs: this.o.sendTimeoutMs ?? 15_000, clock: this.clock });
       const answered = this.now();
       const fields = { reservation: key, entry: entry.id, kind: entry.kind, reason: entry.reason, receiver: target.name, url: redactUrl(target.url) };
@@ -489,10 +499,10 @@ export class AlertDispatcher {
       const target = r as Target;
       if (target.type === 'slack') this.slackUrls.add(target.url);
       const expected = entry.kind === 'alert' && entry.reason === 'Missed' ? fresh.status?.lastResult?.expectedTime : undefined;
-      const route = this.grouper?.route(fresh.metadata.namespace ?? 'default', fresh.metadata.name, entry, target, expected) ?? { kind: 'alone' };
+      const route = this.grouper?.route(fresh.metadata.namespace ?? 'default', fresh.metadata.name, entry, target, expected, fresh.status) ?? { kind: 'alone' };
       if (route.kind === 'alone') return { target, waiting };
       if (route.kind === 'wait') waiting = true;
-      else if (route.kind === 'delivered') return { grouped: { receiver: r.name, time: route.time, group: route.group } };
+      else if (route.kind === 'delivered') return { grouped: { receiver: r.name, time: route.time, ...(route.group ? { group: route.group } : {}) } };
       else rejected.set(r.name, route.error);
     }
     return { waiting };

@@ -37,6 +37,11 @@ export interface AlertGroup {
   target: { type: ReceiverType; hash: string };
   createdTime: string;
   members: GroupMember[];
+  /**
+   * One notification sent alone before its status write (AlertGrouper.anticipate): stored so its
+   * delivery mark is durable, sent as the normal single message; its status names no group.
+   */
+  alone?: boolean;
 }
 
 /** What the receiver answered, stored once (a ConfigMap that is created, never changed). */

@@ -1,22 +1,29 @@
 // Alert grouping: when many Reservations go bad together, each receiver gets one message per
 // cause instead of one per Reservation (README "Alert grouping"; docs/architecture.md, promise 2).
 //
-// Per receiver (where it sends) and cause (kind and reason), a quiet period ends with the first
-// notification: it goes alone, at once, and opens a window (--alert-group-window). What arrives
-// for that receiver and cause within the window waits; when the window closes, one member alone is
-// sent alone (mid-storm it first waits one more window for company), several become a group, and
-// a new window opens (a storm keeps being grouped until a window closes empty).
+// Per receiver (where it sends) and cause (kind and reason), the first notification after a quiet
+// period (QUIET_WINDOWS windows with none) goes alone, at once. What follows joins the cause's
+// pending batch, and the receiver's pace decides when it goes (group commit): the batch is sent as
+// one message as soon as the receiver is free (nothing of its own in flight, its rate allows a send
+// now: Slack about one a second) and the window allows one (at most one message per window per
+// receiver and cause, on average), after lingering a moment for company (deadlines are whole
+// seconds, so a second's worth falls due together). A batch of one goes as a single message.
 //
-// Durable like single alerts: every member's outbox entry is in its status before it gets here.
-// A group is stored (GroupStore.create) before it is sent, and marked (GroupStore.mark) after the
-// receiver answered; then each member's status is marked delivered with the group's id, at
-// whatever pace status writes allow. A new leader reads the stored groups first: it finishes
-// those not marked and marks the members of those that are, never sending a member again. The
-// crash window is the single alerts' one: the receiver answered and the mark was not stored yet.
-import type { OutboxEntry } from '../api/reservation.ts';
+// Durable like single alerts: every member's outbox entry is in its status, or in a stored group,
+// before anything names it. A group is stored (GroupStore.create) before it is sent, and marked
+// (GroupStore.mark) after the receiver answered; then each member's status is marked delivered
+// with the group's id, at whatever pace status writes allow. A notification announced before its
+// status write (anticipate) that goes alone takes the same path as a stored group of one
+// (`alone`), so it need not wait behind a storm's status writes: its status records no group. A
+// new leader reads the stored groups first: it finishes those not marked, marks the members of
+// those that are, and drops an unmarked alone one (its member is judged and routed again), never
+// sending a marked member again. The crash window is the single alerts' one: the receiver
+// answered and the mark was not stored yet.
+import type { OutboxEntry, Reservation, ReservationStatus } from '../api/reservation.ts';
 import { silentLogger, type Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { backoffDelay } from '../util/backoff.ts';
+import { TokenBucket } from '../util/token-bucket.ts';
 import type { Clock } from '../util/clock.ts';
 import { timerDelay } from '../util/timers.ts';
 import type { SendOutcome } from './classify.ts';
@@ -32,8 +39,15 @@ export type Target = Receiver & { url: string };
 export type Route =
   | { kind: 'alone' }
   | { kind: 'wait' }
-  | { kind: 'delivered'; group: string; time: number }
-  | { kind: 'refused'; group: string; error: string };
+  /** Delivered by its stored group (`group`), or alone through a stored record of one (no `group`). */
+  | { kind: 'delivered'; group?: string; time: number }
+  | { kind: 'refused'; group?: string; error: string };
+
+/** What a single message is rendered from: the Reservation as judged and its entry. */
+export interface Single {
+  reservation: Reservation;
+  entry: OutboxEntry;
+}
 
 export interface GrouperOptions {
   store: GroupRecords;
@@ -41,6 +55,8 @@ export interface GrouperOptions {
   clock: Clock;
   gate: ReceiverGate;
   send: (target: Target, group: AlertGroup, options: SendOptions) => Promise<SendOutcome>;
+  /** Sends one notification as the normal single message. */
+  sendSingle: (target: Target, single: Single, options: SendOptions) => Promise<SendOutcome>;
   /** A member's group has been answered: look at its Reservation again. */
   wake: (namespace: string, name: string) => void;
   /** Where a stored group goes, found again from a member's spec.notify (after a restart). */
@@ -51,17 +67,28 @@ export interface GrouperOptions {
   maxRetryAfterMs?: number;
 }
 
-interface Window {
+/** One receiver and cause's notifications waiting for its next message. */
+interface Batch {
   key: string;
+  /** targetHash(target): the receiver's queue. */
+  hash: string;
   target: Target;
   kind: OutboxEntry['kind'];
   reason: string;
   members: GroupMember[];
-  timer: NodeJS.Timeout;
-  /** Opened because the last window had members: a storm is going on. */
-  storm: boolean;
-  /** Holds a member carried over from the last window. */
-  carried: boolean;
+  /** Its only member, when it was announced before its status write: sent singly if it stays alone. */
+  single?: Single;
+  lastAt: number;
+  /** When its turn came (the receiver and the window allowed a send): lingering starts then. */
+  turnAt?: number;
+  /** Set while a look is due; unset while the receiver's queue is busy (kick looks again). */
+  timer?: NodeJS.Timeout;
+}
+
+/** Per receiver and cause: when its last notification came, and its pace (one message per window, bursts of two). */
+interface Cause {
+  lastAt: number;
+  pace: TokenBucket;
 }
 
 interface GroupState {
@@ -71,18 +98,26 @@ interface GroupState {
   mark?: GroupMark;
   /** The receiver's answer, kept while its mark is not stored: the mark is retried, never the send. */
   answer?: GroupMark;
+  /** A group of one (group.alone) sent as the normal single message. */
+  single?: Single;
   failures: number;
   /** Members whose status has the mark. */
   recorded: Set<string>;
 }
 
-type Held = { window: Window } | { state: GroupState } | 'alone';
+type Held = { batch: Batch } | { state: GroupState } | 'alone';
 
 /** Delivered groups are deleted once every member's status has the mark, or after this long. */
 export const GROUP_TTL_MS = 3_600_000;
 const BACKOFF = { initialMs: 1000, maxMs: 60_000, jitter: 0.1 };
 /** How long a member routed alone is remembered so: longer than any status write or retry takes to bring it back. */
 const ALONE_MEMORY_MS = 15 * 60_000;
+/** A cause is quiet (its next notification goes alone) after this many windows without one. */
+export const QUIET_WINDOWS = 2;
+/** At its turn, a batch is sent once no member joined for this long (a second's deadlines fire together) ... */
+const LINGER_GAP_MS = 50;
+/** ... or once its turn came this long ago (a storm that keeps coming). */
+const LINGER_MAX_MS = 250;
 
 export class AlertGrouper {
   /** Resolves once the stored groups are read: nothing is routed before. */
@@ -92,7 +127,12 @@ export class AlertGrouper {
   private readonly held = new Map<string, Held>();
   /** When each member held 'alone' was routed so, oldest first (to forget them). */
   private readonly aloneAt = new Map<string, number>();
-  private readonly windows = new Map<string, Window>();
+  private readonly batches = new Map<string, Batch>();
+  /** Alert groups by the outage of each member (outageKey): a later run of it is the same alert (sameOutage). */
+  private readonly outages = new Map<string, Set<GroupState>>();
+  /** A later run's member key -> the stored member it stands for (sameOutage). */
+  private readonly aliases = new Map<string, string>();
+  private readonly causes = new Map<string, Cause>();
   /** Groups waiting to be stored, sent or marked, per target hash: one send in flight per receiver. */
   private readonly queues = new Map<string, GroupState[]>();
   private readonly running = new Map<string, Promise<void>>();
@@ -113,46 +153,126 @@ export class AlertGrouper {
   }
 
   /** Routes one receiver of one pending entry: alone now, wait for its group, or its group's answer. */
-  route(namespace: string, name: string, entry: OutboxEntry, target: Target, expectedTime?: string): Route {
-    const runKey = runKeyOf(entry);
-    const member: GroupMember = { namespace, name, entryId: entry.id, receiver: target.name, dueTime: entry.dueTime, ...(runKey ? { runKey } : {}), ...(expectedTime ? { expectedTime } : {}) };
+  route(namespace: string, name: string, entry: OutboxEntry, target: Target, expectedTime?: string, status?: ReservationStatus): Route {
+    const member = memberOf(namespace, name, entry, target, expectedTime);
     const mk = memberKey(member);
-    const held = this.held.get(mk);
+    const held = this.held.get(mk) ?? this.sameOutage(member, mk, status);
     // Routed alone once: alone every time (a retry, or its status arriving after anticipate).
     if (held === 'alone') return { kind: 'alone' };
     if (held && 'state' in held) {
       const { mark, group } = held.state;
+      const id = group.alone ? {} : { group: group.id };
       if (!mark) return { kind: 'wait' };
-      if (mark.result === 'delivered') return { kind: 'delivered', group: group.id, time: Date.parse(mark.time) };
-      return { kind: 'refused', group: group.id, error: mark.error ?? `group ${group.id} refused` };
+      if (mark.result === 'delivered') return { kind: 'delivered', ...id, time: Date.parse(mark.time) };
+      return { kind: 'refused', ...id, error: mark.error ?? `group ${group.id} refused` };
     }
     if (held) return { kind: 'wait' };
     if (this.o.windowMs <= 0 || this.stopped) return { kind: 'alone' };
-    const key = causeKey(targetHash(target), entry);
-    const window = this.windows.get(key);
-    if (!window) {
-      this.open(key, target, entry);
-      this.setAlone(mk);
-      return { kind: 'alone' };
-    }
-    window.members.push(member);
-    this.held.set(mk, { window });
-    return { kind: 'wait' };
+    // Its status is written: alone, the dispatcher sends it itself.
+    return this.place(member, target, entry) ? { kind: 'wait' } : { kind: 'alone' };
   }
 
   /**
    * Announces an alert judged from the cache whose status write has not happened yet (a storm's
-   * status writes take tens of seconds): it joins its cause's open window now, so the group that
-   * names it goes out within the window, not at the pace of status writes. The first of a quiet
-   * period is held 'alone': it is sent singly, after its status write, as always. The group is
-   * stored before it is sent, and the member is found again by its run (runKeyOf) when its
-   * status, or a new leader's judgement of it, arrives (route).
+   * status writes take tens of seconds): it joins its cause's batch now, so the message that names
+   * it goes at the receiver's next turn, not at the pace of status writes. The first of a quiet
+   * period goes alone at once, as the normal single message, through a stored group of one. Either
+   * way it is stored before it is sent, and the member is found again by its run (runKeyOf) when
+   * its status, or a new leader's judgement of it, arrives (route). `reservation` is the
+   * Reservation as judged, with this entry in its status: what a single message is rendered from.
    */
-  anticipate(namespace: string, name: string, entry: OutboxEntry, target: Target, expectedTime?: string): void {
-    if (entry.kind !== 'alert') return;
-    const mk = memberKey({ namespace, name, entryId: entry.id, receiver: target.name, runKey: runKeyOf(entry)! });
-    if (this.held.has(mk)) return;
-    this.route(namespace, name, entry, target, expectedTime);
+  anticipate(namespace: string, name: string, entry: OutboxEntry, target: Target, expectedTime?: string, reservation?: Reservation): void {
+    if (entry.kind !== 'alert' || this.o.windowMs <= 0 || this.stopped) return;
+    const member = memberOf(namespace, name, entry, target, expectedTime);
+    const mk = memberKey(member);
+    if (this.held.has(mk) || this.sameOutage(member, mk, reservation?.status)) return;
+    this.place(member, target, entry, reservation ? { reservation, entry } : undefined);
+  }
+
+  /**
+   * A new notification for its receiver and cause. After a quiet period it goes alone: held
+   * 'alone' for the dispatcher (false), or, announced before its status write (`single`), sent
+   * now through a stored group of one (true). Otherwise it joins the cause's batch (true).
+   */
+  private place(member: GroupMember, target: Target, entry: Pick<OutboxEntry, 'kind' | 'reason'>, single?: Single): boolean {
+    const hash = targetHash(target);
+    const key = causeKey(hash, entry);
+    const now = this.now();
+    const cause = this.cause(key, now);
+    const quiet = !this.batches.has(key) && now - cause.lastAt >= QUIET_WINDOWS * this.o.windowMs;
+    cause.lastAt = now;
+    const mk = memberKey(member);
+    if (quiet) {
+      cause.pace.take(now, this.paceRate()); // it is a message: the next one waits its turn
+      if (!single) {
+        this.setAlone(mk);
+        return false;
+      }
+      this.enqueueAlone(member, target, entry, single);
+      return true;
+    }
+    let batch = this.batches.get(key);
+    if (!batch) {
+      batch = { key, hash, target, kind: entry.kind, reason: entry.reason, members: [], lastAt: now };
+      this.batches.set(key, batch);
+    }
+    batch.members.push(member);
+    batch.lastAt = now;
+    if (batch.members.length === 1 && single) batch.single = single;
+    else delete batch.single;
+    this.held.set(mk, { batch });
+    if (!batch.timer) this.look(batch);
+    return true;
+  }
+
+  /** Messages per second one cause may send on average: one per window. */
+  private paceRate(): number {
+    return 1000 / this.o.windowMs;
+  }
+
+  /** A cause's state; causes quiet for long are forgotten on the way. */
+  private cause(key: string, now: number): Cause {
+    let cause = this.causes.get(key);
+    if (cause) return cause;
+    for (const [k, c] of this.causes) if (now - c.lastAt > 2 * QUIET_WINDOWS * this.o.windowMs && !this.batches.has(k)) this.causes.delete(k);
+    cause = { lastAt: -Infinity, pace: new TokenBucket(2, now) };
+    this.causes.set(key, cause);
+    return cause;
+  }
+
+  /**
+   * How long until `batch` may go: Infinity while its receiver has a message in flight (kick
+   * looks again when it is done), else until its turn (the receiver's rate and Retry-After, the
+   * cause's pace), then its linger. 0 takes the cause's pace token: it goes now.
+   */
+  private waitFor(batch: Batch): number {
+    if (this.running.has(batch.hash)) return Infinity;
+    const now = this.now();
+    const gap = Math.min(LINGER_GAP_MS, this.o.windowMs);
+      const pace = this.causes.get(batch.key)?.pace ?? new TokenBucket(2, now);
+    const turn = Math.max(this.o.gate.wait(batch.target.url, now), Math.ceil(pace.waitAt(now, this.paceRate())));
+    if (turn > 0) return turn;
+    // Its turn has come: linger from then (not from its first member, who may have waited a whole
+    // turn already) until no member joined for a moment, so a second's burst is not split.
+    batch.turnAt ??= now;
+    const linger = Math.min(Math.max(0, batch.lastAt + gap - now), Math.max(0, batch.turnAt + Math.min(LINGER_MAX_MS, this.o.windowMs) - now));
+    if (linger > 0) return linger;
+    return pace.take(now, this.paceRate()) ? 0 : 1;
+  }
+
+  /** Sends `batch` if it may go now, else looks again when it may. */
+  private look(batch: Batch): void {
+    if (batch.timer) clearTimeout(batch.timer);
+    delete batch.timer;
+    if (this.stopped || this.batches.get(batch.key) !== batch) return;
+    const wait = this.waitFor(batch);
+    if (wait === 0) return this.flush(batch);
+    if (wait !== Infinity) batch.timer = setTimeout(() => this.look(batch), timerDelay(wait));
+  }
+
+  /** The receiver `hash` has nothing in flight any more: its waiting batches may go. */
+  private kick(hash: string): void {
+    for (const batch of this.batches.values()) if (batch.hash === hash && !batch.timer) this.look(batch);
   }
 
   /** Remembers that a member went alone, for ALONE_MEMORY_MS (its retries and late routes agree). */
@@ -168,24 +288,54 @@ export class AlertGrouper {
     }
   }
 
+  /**
+   * A stored group's member for the same outage as `member`, whose status never recorded it: a
+   * leader that died before a member's status write named it in a group for one run, and the next
+   * leader judged a later run of the same outage (its runKey differs). It is the same alert, so
+   * `member` is held by that group (never sent again): same Reservation, receiver, kind and
+   * reason, an earlier or equal due time, and no success or recovery since that due time.
+   */
+  private sameOutage(member: GroupMember, mk: string, status: ReservationStatus | undefined): Held | undefined {
+    if (!member.runKey || !status) return undefined;
+    const states = this.outages.get(outageKey(member));
+    if (!states) return undefined;
+    const due = Date.parse(member.dueTime);
+    for (const state of states) {
+      const m = state.group.members.find((x) => x.namespace === member.namespace && x.name === member.name && x.receiver === member.receiver);
+      const from = m ? Date.parse(m.dueTime) : NaN;
+      if (!m || !(from <= due) || state.recorded.has(memberKey(m)) || this.recoveredSince(status, from)) continue;
+      const held = { state };
+      this.held.set(mk, held);
+      this.aliases.set(mk, memberKey(m));
+      return held;
+    }
+    return undefined;
+  }
+
+  private recoveredSince(status: ReservationStatus, from: number): boolean {
+    if (status.lastSuccessTime && Date.parse(status.lastSuccessTime) >= from) return true;
+    return (status.alert?.outbox ?? []).some((e) => e.kind === 'recovery' && Date.parse(e.dueTime) >= from);
+  }
+
   /** A member's status now has its group's mark: once all have it, the group is deleted. */
   recorded(namespace: string, name: string, entryId: string, receiver: string, runKey?: string): void {
-    const mk = memberKey({ namespace, name, entryId, receiver, ...(runKey ? { runKey } : {}) });
-    const held = this.held.get(mk);
+    const key = memberKey({ namespace, name, entryId, receiver, ...(runKey ? { runKey } : {}) });
+    const held = this.held.get(key);
     if (!held || held === 'alone' || !('state' in held)) return;
+    const mk = this.aliases.get(key) ?? key;
     const s = held.state;
     s.recorded.add(mk);
     if (s.mark && s.recorded.size >= s.group.members.length) void this.forget(s);
   }
 
   /**
-   * Stops: windows and retry waits end (their members stay pending in status); a send in flight
+   * Stops: batches and retry waits end (their members stay pending in status); a send in flight
    * gets `timeoutMs` to be answered and marked, then it is aborted.
    */
   async stop(timeoutMs = 5000): Promise<void> {
     this.stopped = true;
-    for (const w of this.windows.values()) clearTimeout(w.timer);
-    this.windows.clear();
+    for (const b of this.batches.values()) clearTimeout(b.timer);
+    this.batches.clear();
     this.wakeUp.abort();
     const all = Promise.allSettled([...this.running.values(), this.ready]);
     let timer: NodeJS.Timeout | undefined;
@@ -195,41 +345,35 @@ export class AlertGrouper {
     await all;
   }
 
-  private open(key: string, target: Target, entry: Pick<OutboxEntry, 'kind' | 'reason'>, storm = false): Window {
-    const timer = setTimeout(() => this.close(key), this.o.windowMs);
-    const window: Window = { key, target, kind: entry.kind, reason: entry.reason, members: [], timer, storm, carried: false };
-    this.windows.set(key, window);
-    return window;
-  }
-
-  /** A window closed: its members go out (alone, or as groups), and the next window opens. */
-  private close(key: string): void {
-    const w = this.windows.get(key);
-    this.windows.delete(key);
-    if (!w || this.stopped || w.members.length === 0) return;
-    const next = this.open(key, w.target, w, true);
-    if (w.members.length === 1) {
-      const m = w.members[0]!;
-      if (w.storm && !w.carried) {
-        // Mid-storm, one straggler waits one more window for company rather than go alone.
-        next.members.push(m);
-        next.carried = true;
-        this.held.set(memberKey(m), { window: next });
-        return;
-      }
-      this.setAlone(memberKey(m));
+  /** A batch's turn: one member goes alone, several as groups (of at most MAX_GROUP_MEMBERS). */
+  private flush(batch: Batch): void {
+    this.batches.delete(batch.key);
+    if (batch.members.length === 1) {
+      const m = batch.members[0]!;
+      if (batch.single) return this.enqueueAlone(m, batch.target, batch, batch.single);
+      this.setAlone(memberKey(m)); // its status is written: the dispatcher sends it
       this.o.wake(m.namespace, m.name);
       return;
     }
-    const now = this.now();
-    for (let i = 0; i < w.members.length; i += MAX_GROUP_MEMBERS) {
-      const members = w.members.slice(i, i + MAX_GROUP_MEMBERS);
-      const id = `${now.toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
-      const group: AlertGroup = { id, kind: w.kind, reason: w.reason, target: { type: w.target.type, hash: targetHash(w.target) }, createdTime: new Date(now).toISOString(), members };
-      const state: GroupState = { group, target: w.target, stored: false, failures: 0, recorded: new Set() };
+    for (let i = 0; i < batch.members.length; i += MAX_GROUP_MEMBERS) {
+      const members = batch.members.slice(i, i + MAX_GROUP_MEMBERS);
+      const state: GroupState = { group: this.newGroup(batch.target, batch, members), target: batch.target, stored: false, failures: 0, recorded: new Set() };
       for (const m of members) this.held.set(memberKey(m), { state });
       this.enqueue(state);
     }
+  }
+
+  /** One notification announced before its status write, sent alone: stored as a group of one first. */
+  private enqueueAlone(member: GroupMember, target: Target, cause: Pick<OutboxEntry, 'kind' | 'reason'>, single: Single): void {
+    const state: GroupState = { group: { ...this.newGroup(target, cause, [member]), alone: true }, target, single, stored: false, failures: 0, recorded: new Set() };
+    this.held.set(memberKey(member), { state });
+    this.enqueue(state);
+  }
+
+  private newGroup(target: Target, cause: Pick<OutboxEntry, 'kind' | 'reason'>, members: GroupMember[]): AlertGroup {
+    const now = this.now();
+    const id = `${now.toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+    return { id, kind: cause.kind, reason: cause.reason, target: { type: target.type, hash: targetHash(target) }, createdTime: new Date(now).toISOString(), members };
   }
 
   /** Reads the stored groups: finishes what is not marked, remembers what is, drops what is old. */
@@ -243,9 +387,16 @@ export class AlertGrouper {
             await this.o.store.delete(group.id).catch((err: unknown) => this.log.warn({ err, group: group.id }, 'could not delete an old alert group'));
             continue;
           }
+          if (group.alone && !mark) {
+            // Not known to be sent, and a single message cannot be rendered from its record: its
+            // member is still pending in status (or judged again), so it is routed anew.
+            await this.o.store.delete(group.id).catch((err: unknown) => this.log.warn({ err, group: group.id }, 'could not delete an unsent alone alert record'));
+            continue;
+          }
           const state: GroupState = { group, stored: true, failures: 0, recorded: new Set(), ...(mark ? { mark } : {}) };
           for (const m of group.members) this.held.set(memberKey(m), { state });
           if (!mark) this.enqueue(state);
+          else this.track(state);
         }
         if (stored.length > 0) this.log.info({ groups: stored.length }, 'alert groups read');
         return;
@@ -256,13 +407,36 @@ export class AlertGrouper {
     }
   }
 
+  /** Indexes an alert group's members by their outage (sameOutage). */
+  private track(state: GroupState): void {
+    if (state.group.kind !== 'alert') return;
+    for (const m of state.group.members) {
+      const key = outageKey(m);
+      const set = this.outages.get(key) ?? new Set();
+      set.add(state);
+      this.outages.set(key, set);
+    }
+  }
+
+  private untrack(state: GroupState): void {
+    for (const m of state.group.members) {
+      const set = this.outages.get(outageKey(m));
+      set?.delete(state);
+      if (set?.size === 0) this.outages.delete(outageKey(m));
+    }
+  }
+
   private enqueue(state: GroupState): void {
+    this.track(state);
     const hash = state.group.target.hash;
     const queue = this.queues.get(hash) ?? [];
     queue.push(state);
     this.queues.set(hash, queue);
     if (this.running.has(hash)) return;
-    const loop = this.drain(hash).finally(() => this.running.delete(hash));
+    const loop = this.drain(hash).finally(() => {
+      this.running.delete(hash);
+      this.kick(hash); // group commit: what gathered meanwhile goes next
+    });
     this.running.set(hash, loop);
   }
 
@@ -300,9 +474,10 @@ export class AlertGrouper {
     const target = state.target;
     const wait = this.o.gate.take(target.url, this.now());
     if (wait > 0) return wait;
-    const outcome = await this.o.send(target, group, { signal: this.abort.signal, timeoutMs: this.o.sendTimeoutMs ?? 15_000, clock: this.o.clock });
+    const options: SendOptions = { signal: this.abort.signal, timeoutMs: this.o.sendTimeoutMs ?? 15_000, clock: this.o.clock };
+    const outcome = await (state.single ? this.o.sendSingle(target, state.single, options) : this.o.send(target, group, options));
     const answered = this.now();
-    const fields = { group: group.id, kind: group.kind, reason: group.reason, members: group.members.length, receiver: target.name, url: redactUrl(target.url) };
+    const fields = { group: group.id, kind: group.kind, reason: group.reason, members: group.members.length, ...(group.alone ? { alone: true } : {}), receiver: target.name, url: redactUrl(target.url) };
     if (this.abort.signal.aborted) return 0;
     if (outcome.kind === 'delivered') {
       this.o.metrics?.alerts.inc({ receiver: target.name, result: 'delivered' });
@@ -337,6 +512,13 @@ export class AlertGrouper {
 
   private async forget(state: GroupState): Promise<void> {
     for (const m of state.group.members) this.held.delete(memberKey(m));
+    for (const alias of this.aliases.keys()) {
+      const held = this.held.get(alias);
+      const mine = held !== undefined && held !== 'alone' && 'state' in held && held.state === state;
+      if (mine) this.held.delete(alias);
+      if (mine || !held) this.aliases.delete(alias);
+    }
+    this.untrack(state);
     try {
       await this.o.store.delete(state.group.id);
     } catch (err) {
@@ -358,4 +540,15 @@ export class AlertGrouper {
       this.wakeUp.signal.addEventListener('abort', done, { once: true });
     });
   }
+}
+
+function memberOf(namespace: string, name: string, entry: OutboxEntry, target: Target, expectedTime?: string): GroupMember {
+  const runKey = runKeyOf(entry);
+  return { namespace, name, entryId: entry.id, receiver: target.name, dueTime: entry.dueTime, ...(runKey ? { runKey } : {}), ...(expectedTime ? { expectedTime } : {}) };
+}
+
+/** One Reservation's alerts of one reason to one receiver: its outage, whatever run is judged. */
+function outageKey(m: Pick<GroupMember, 'namespace' | 'name' | 'receiver' | 'runKey'>): string {
+  const reason = m.runKey?.split('|')[1] ?? '';
+  return `${m.namespace}/${m.name}|${m.receiver}|${reason}`;
 }

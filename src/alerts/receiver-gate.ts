@@ -30,6 +30,16 @@ export class ReceiverGate {
     return bucket.take(now, r.perSecond) ? 0 : Math.max(1, Math.ceil(bucket.waitMs(r.perSecond)));
   }
 
+  /** How many ms until a send to `url` may go (0: now), without taking its token. */
+  wait(url: string, now: number): number {
+    const until = this.notBefore.get(url) ?? 0;
+    if (until > now) return until - now;
+    const r = this.rate(url);
+    const bucket = this.buckets.get(url);
+    if (!r || !bucket || bucket.idle(now, r.perSecond)) return 0;
+    return Math.ceil(bucket.waitAt(now, r.perSecond));
+  }
+
   /** The receiver said Retry-After: nothing goes to `url` before `until`. */
   holdUntil(url: string, until: number): void {
     this.notBefore.set(url, Math.max(this.notBefore.get(url) ?? 0, until));

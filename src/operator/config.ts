@@ -113,7 +113,7 @@ export function operatorOptions(command: Command): Command {
     .addOption(opt('--gotel-api-namespace <ns>', 'namespace of the Reservations GoTel\'s API manages', 'gotel-api-namespace').default('default'))
     .addOption(flag('--gotel-api-anonymous', 'let GoTel\'s API take requests without credentials', 'gotel-api-anonymous'))
     .addOption(
-      opt('--alert-group-window <duration>', 'notifications for one receiver and cause within this window go out as one message (the first of a quiet period at once); 0 turns grouping off', 'alert-group-window').default('3s'),
+      opt('--alert-group-window <duration>', 'at most one message per window for one receiver and cause: what arrives meanwhile goes in the next one (the first of a quiet period at once); 0 turns grouping off', 'alert-group-window').default('1s'),
     )
     .addOption(opt('--pagerduty-events-url <url>', 'where PagerDuty receivers\' events go (Events API v2)', 'pagerduty-events-url').default(DEFAULT_PAGERDUTY_EVENTS_URL))
     .addOption(opt('--smtp-url <smtp://host:port>', 'SMTP server for e-mail receivers: smtp:// (STARTTLS when offered, required with --smtp-secret) or smtps://', 'smtp-url'))

@@ -25,6 +25,12 @@ export class TokenBucket {
     return Math.max(0, ((1 - this.tokens) * 1000) / perSecond);
   }
 
+  /** Milliseconds from `now` until a token is there at `perSecond`, without taking one (0: now). */
+  waitAt(now: number, perSecond: number): number {
+    const tokens = Math.min(this.burst, this.tokens + ((now - this.at) * perSecond) / 1000);
+    return Math.max(0, ((1 - tokens) * 1000) / perSecond);
+  }
+
   /** Whether it has been full for a while: refilled from empty by now, so it can be forgotten. */
   idle(now: number, perSecond: number): boolean {
     return now - this.at > (this.burst * 1000) / perSecond;

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import type { OutboxEntry } from '../../../src/api/reservation.ts';
+import type { OutboxEntry, Reservation } from '../../../src/api/reservation.ts';
 import { groupHeadline, groupNamespaces, renderPagerDutyGroup, renderSlackGroup, renderWebhookGroup, runKeyOf, type AlertGroup, type GroupMark } from '../../../src/alerts/group.ts';
 import type { GroupRecords, StoredGroup } from '../../../src/alerts/group-store.ts';
 import { AlertGrouper, type Target } from '../../../src/alerts/grouper.ts';
@@ -42,26 +42,31 @@ describe('group messages', () => {
 });
 
 /** A grouper on `store` that records what it sends and whom it wakes. */
-function grouperOn(store: GroupRecords, windowMs: number, resolved: Target | undefined) {
+function grouperOn(store: GroupRecords, windowMs: number, resolved: Target | undefined, gate = new ReceiverGate(() => undefined)) {
   const sent: AlertGroup[] = [];
+  const singles: string[] = [];
   const woken: string[] = [];
   const grouper = new AlertGrouper({
     store,
     windowMs,
     clock: () => new Date(),
-    gate: new ReceiverGate(() => undefined),
+    gate,
     send: (_t, g) => {
       sent.push(g);
+      return Promise.resolve({ kind: 'delivered', status: 200 });
+    },
+    sendSingle: (_t, { reservation, entry: e }) => {
+      singles.push(`${reservation.metadata.name} ${e.id}`);
       return Promise.resolve({ kind: 'delivered', status: 200 });
     },
     wake: (ns, name) => void woken.push(`${ns}/${name}`),
     resolveTarget: () => Promise.resolve(resolved),
   });
-  return { grouper, sent, woken };
+  return { grouper, sent, singles, woken };
 }
 
 /** The grouper's windows against an in-memory record store (its own interface, not Kubernetes). */
-function harness(windowMs: number) {
+function harness(windowMs: number, gate?: ReceiverGate) {
   const records = new Map<string, StoredGroup>();
   const store: GroupRecords = {
     create: (g) => {
@@ -80,12 +85,13 @@ function harness(windowMs: number) {
       return Promise.resolve();
     },
   };
-  const { grouper, sent, woken } = grouperOn(store, windowMs, undefined);
-  return { grouper, records, sent, woken, store };
+  const { grouper, sent, singles, woken } = grouperOn(store, windowMs, undefined, gate);
+  return { grouper, records, sent, singles, woken, store };
 }
 
 const target: Target = { name: 'default', type: 'slack', source: 'test', url: 'http://127.0.0.1:1/x' };
 const entry = (id: string, kind: OutboxEntry['kind'] = 'alert'): OutboxEntry => ({ id, kind, reason: 'Missed', dueTime: '2026-03-10T02:05:00Z', createdTime: '2026-03-10T02:05:00Z' });
+const reservation = (name: string): Reservation => ({ apiVersion: 'gotel.io/v1alpha1', kind: 'Reservation', metadata: { name, namespace: 'a' }, spec: { every: '1m' } });
 
 describe('AlertGrouper', () => {
   it('sends the first of a quiet period alone, groups what follows within the window, and records it before sending', async () => {
@@ -106,24 +112,85 @@ describe('AlertGrouper', () => {
     await grouper.stop();
   });
 
-  it('takes alerts announced before their status write into the window; each is the same member when its status arrives', async () => {
-    const { grouper, sent, woken } = harness(50);
+  it('takes alerts announced before their status write into the batch; each is the same member when its status arrives', async () => {
+    const { grouper, records, sent, singles, woken } = harness(50);
     await grouper.ready;
     // Anticipated from the cache (entry ids carry the judging time; the write judges again later).
-    grouper.anticipate('a', 'lone', entry('early-0'), target);
-    for (let i = 1; i <= 4; i++) grouper.anticipate('a', `r${i}`, entry(`early-${i}`), target);
-    await vi.waitFor(() => expect(sent.length === 1).toBe(true));
+    // The first of the quiet period goes at once, alone, through a stored record of one.
+    grouper.anticipate('a', 'lone', entry('early-0'), target, undefined, reservation('lone'));
+    for (let i = 1; i <= 4; i++) grouper.anticipate('a', `r${i}`, entry(`early-${i}`), target, undefined, reservation(`r${i}`));
+    await vi.waitFor(() => expect(sent.length === 1 && singles.length === 1).toBe(true));
+    expect(singles).toEqual(['lone early-0']);
     expect(sent[0]!.members.map((m) => m.name)).toEqual(['r1', 'r2', 'r3', 'r4']);
-    // The statuses arrive with other entry ids for the same runs: the lone one is sent alone, the
-    // others are the group's, delivered, never sent again.
-    expect(grouper.route('a', 'lone', entry('late-0'), target)).toEqual({ kind: 'alone' });
-    expect(grouper.route('a', 'lone', entry('late-0'), target)).toEqual({ kind: 'alone' });
+    const aloneRecord = [...records.values()].find((r) => r.group.alone);
+    expect(aloneRecord?.group.members.map((m) => m.name)).toEqual(['lone']);
+    // The statuses arrive with other entry ids for the same runs: every one is delivered already
+    // (the lone one by its record of one, so its status names no group), never sent again.
+    await vi.waitFor(() => expect(grouper.route('a', 'lone', entry('late-0'), target).kind).toBe('delivered'));
+    expect(grouper.route('a', 'lone', entry('late-0'), target)).not.toHaveProperty('group');
     for (let i = 1; i <= 4; i++) expect(grouper.route('a', `r${i}`, entry(`late-${i}`), target)).toMatchObject({ kind: 'delivered', group: sent[0]!.id });
     // Anticipating again (a second deadline pass) changes nothing.
-    grouper.anticipate('a', 'r1', entry('again-1'), target);
-    expect(woken.length).toBeGreaterThanOrEqual(4);
+    grouper.anticipate('a', 'r1', entry('again-1'), target, undefined, reservation('r1'));
+    grouper.anticipate('a', 'lone', entry('again-0'), target, undefined, reservation('lone'));
+    expect(woken.length).toBeGreaterThanOrEqual(5);
     expect(sent).toHaveLength(1);
+    expect(singles).toHaveLength(1);
+    // Recorded in every status: both records go.
+    grouper.recorded('a', 'lone', 'late-0', 'default', runKeyOf(entry('late-0')));
+    for (let i = 1; i <= 4; i++) grouper.recorded('a', `r${i}`, `late-${i}`, 'default', runKeyOf(entry(`late-${i}`)));
+    await vi.waitFor(() => expect(records.size).toBe(0));
     await grouper.stop();
+  });
+
+  it('sends what gathers while the receiver is busy or rate-limited as one message at its next turn', async () => {
+    const gate = new ReceiverGate(() => ({ perSecond: 20, burst: 1 }));
+    const { grouper, sent, singles } = harness(20, gate);
+    await grouper.ready;
+    grouper.anticipate('a', 'lone', entry('e0'), target, undefined, reservation('lone'));
+    for (let i = 1; i <= 30; i++) {
+      grouper.anticipate('a', `r${i}`, entry(`e${i}`), target, undefined, reservation(`r${i}`));
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await vi.waitFor(() => expect(sent.flatMap((g) => g.members).length).toBe(30));
+    expect(singles).toEqual(['lone e0']);
+    // Every member in exactly one message, in order, far fewer messages than members.
+    expect(sent.flatMap((g) => g.members.map((m) => m.name))).toEqual(Array.from({ length: 30 }, (_, i) => `r${i + 1}`));
+    expect(sent.length).toBeLessThan(15);
+    await grouper.stop();
+  });
+
+  it('a new leader that judges a later run of the same outage finds it in the stored group, never names it twice, but a new outage goes on its own', async () => {
+    const { grouper: first, records, store } = harness(1000);
+    await first.ready;
+    await first.stop();
+    const early = { ...entry('e0'), dueTime: '2026-03-10T02:05:00Z' };
+    const later = { ...entry('e9'), dueTime: '2026-03-10T02:15:00Z' };
+    records.set('old', { group: { ...group(2, { id: 'old' }), members: members(2, { namespace: 'a', runKey: runKeyOf(early) }).map((m, i) => ({ ...m, name: `x${i}` })) }, createdMs: Date.now() });
+    const { grouper: second, sent } = grouperOn(store, 1000, target);
+    await second.ready;
+    await vi.waitFor(() => expect(records.get('old')?.mark).toBeDefined());
+    // x0 failed on: its later run is the group's alert. x1 checked in since: a new outage.
+    expect(second.route('a', 'x0', later, target, undefined, { alert: { firing: true, outbox: [later] } })).toMatchObject({ kind: 'delivered', group: 'old' });
+    expect(second.route('a', 'x1', later, target, undefined, { lastSuccessTime: '2026-03-10T02:06:00Z', alert: { firing: true, outbox: [later] } })).toEqual({ kind: 'alone' });
+    expect(sent.map((g) => g.id)).toEqual(['old']);
+    await second.stop();
+  });
+
+  it('a new grouper drops an unsent record of one (its member is routed anew) and answers for a sent one', async () => {
+    const { grouper: first, records, store } = harness(1000);
+    await first.ready;
+    await first.stop();
+    const one = (id: string, name: string): AlertGroup => ({ ...group(1, { id }), alone: true, members: members(1, { name, runKey: runKeyOf(entry('e0')) }) });
+    records.set('unsent', { group: one('unsent', 'u'), createdMs: Date.now() });
+    records.set('sent', { group: one('sent', 's'), createdMs: Date.now(), mark: { result: 'delivered', time: '2026-03-10T02:05:04Z' } });
+    const { grouper: second, sent, singles } = grouperOn(store, 1000, target);
+    await second.ready;
+    expect(records.has('unsent')).toBe(false);
+    expect(second.route('team-b', 'u', entry('e0'), target)).toEqual({ kind: 'alone' });
+    expect(second.route('team-b', 's', entry('e0'), target)).toEqual({ kind: 'delivered', time: Date.parse('2026-03-10T02:05:04Z') });
+    expect(sent).toHaveLength(0);
+    expect(singles).toHaveLength(0);
+    await second.stop();
   });
 
   it('releases a window holding one notification as a single message', async () => {
