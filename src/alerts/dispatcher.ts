@@ -241,6 +241,7 @@ export class AlertDispatcher {
       const namespace = reservation.metadata.namespace ?? 'default';
       const name = reservation.metadata.name;
       const key = `${namespace}/${name}`;
+      this.settle(namespace, name, reservation);
       let state = this.keys.get(key);
       if (!state) {
         if (!nextPending(reservation.status)) return;
@@ -253,6 +254,20 @@ export class AlertDispatcher {
     } catch (err) {
       this.log.error({ err }, 'alert dispatcher sync failed');
     }
+  }
+
+  /**
+   * Tells the grouper which of this Reservation's entries its status already records as
+   * delivered: a group read from the apiserver by a new leader is deleted once every member's
+   * status has it, also the members whose status was marked in an earlier term.
+   */
+  private settle(namespace: string, name: string, reservation: Reservation): void {
+    const grouper = this.grouper;
+    const done = reservation.status?.alert?.outbox?.filter((e) => (e.deliveredTo?.length ?? 0) > 0) ?? [];
+    if (!grouper || done.length === 0) return;
+    void grouper.ready.then(() => {
+      for (const e of done) for (const receiver of e.deliveredTo!) grouper.recorded(namespace, name, e.id, receiver, runKeyOf(e));
+    });
   }
 
   /**

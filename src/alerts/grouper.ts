@@ -321,7 +321,7 @@ export class AlertGrouper {
   recorded(namespace: string, name: string, entryId: string, receiver: string, runKey?: string): void {
     const key = memberKey({ namespace, name, entryId, receiver, ...(runKey ? { runKey } : {}) });
     const held = this.held.get(key);
-    if (!held || held === 'alone' || !('state' in held)) return;
+    if (!held || held === 'alone' || !('state' in held) || !held.state.mark) return;
     const mk = this.aliases.get(key) ?? key;
     const s = held.state;
     s.recorded.add(mk);

@@ -176,6 +176,22 @@ describe('AlertGrouper', () => {
     await second.stop();
   });
 
+  it('a new grouper deletes a marked group once every member is known recorded (statuses marked in an earlier term)', async () => {
+    const { grouper: first, records, store } = harness(1000);
+    await first.ready;
+    await first.stop();
+    const e = entry('e0');
+    records.set('done', { group: { ...group(2, { id: 'done' }), members: members(2, { runKey: runKeyOf(e) }) }, createdMs: Date.now(), mark: { result: 'delivered', time: '2026-03-10T02:05:04Z' } });
+    const { grouper: second } = grouperOn(store, 1000, undefined);
+    await second.ready;
+    // Statuses marked in an earlier term, reported as their Reservations sync.
+    second.recorded('team-b', 'job-0', 'e0', 'default', runKeyOf(e));
+    expect(records.has('done')).toBe(true);
+    second.recorded('team-a', 'job-1', 'e0', 'default', runKeyOf(e));
+    await vi.waitFor(() => expect(records.has('done')).toBe(false));
+    await second.stop();
+  });
+
   it('a new grouper drops an unsent record of one (its member is routed anew) and answers for a sent one', async () => {
     const { grouper: first, records, store } = harness(1000);
     await first.ready;
