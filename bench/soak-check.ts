@@ -176,6 +176,7 @@ export function expectations(o: SoakObservations, windows: OutageWindow[]): Expe
         return;
       }
       // A skip: Missed at its deadline (Late when a new leader judged it only at the next check-in).
+      let optional: string | undefined;
       let lo: number;
       let hi: number;
       let opensAt: number;
@@ -183,6 +184,10 @@ export function expectations(o: SoakObservations, windows: OutageWindow[]): Expe
         const slot = run.at - r.offsetMs;
         lo = hi = slot + r.graceMs;
         opensAt = slot - 60_000;
+        // The run before's check-in, refused in an outage and acknowledged after its deadline,
+        // inside this run's window (up to a minute early, after the run before's grace): it counts for this one.
+        const late = (sentOf.get(runs[i - 1]?.rid ?? '') ?? []).map((c) => c.acked).find((a) => a && a.sentAt > slot - r.periodMs + r.graceMs && a.sentAt <= slot + r.graceMs);
+        if (late) optional = `the run before's check-in, acknowledged late at ${iso(late.answeredAt)}, fell in this run's window`;
       } else {
         // `every`: the period runs from the last check-in of the run before (its end, for a pair).
         const prev = runs[i - 1];
@@ -194,7 +199,6 @@ export function expectations(o: SoakObservations, windows: OutageWindow[]): Expe
       }
       // `every`: the next run's check-in before this deadline means GoTel saw no gap (the run
       // before was acknowledged late, after an outage): nothing to alert.
-      let optional: string | undefined;
       if (r.kind !== 'cron') {
         const next = (sentOf.get(runs[i + 1]?.rid ?? '') ?? []).map((c) => c.acked).filter((a): a is Attempt => !!a).sort((a, b) => a.sentAt - b.sentAt)[0];
         if (next && next.sentAt <= hi + SLACK_MS) optional = `the next run checked in at ${iso(next.answeredAt)}, before this one's deadline (its period began late, at ${iso(lo - r.periodMs - r.graceMs)})`;

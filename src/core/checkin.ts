@@ -13,7 +13,7 @@ import { LIMITS, SIGNALS } from '../api/reservation.ts';
 import { recordRun, seenRun } from './dedup.ts';
 import { formatDuration } from './duration.ts';
 import { ScheduleError } from './errors.ts';
-import { applyBad, countBad, countGood, evidence, judgeDue, slots, syncJudging, updateAlert, type Ctx } from './runs.ts';
+import { answers, applyBad, countBad, countGood, evidence, judgeDue, slots, syncJudging, updateAlert, type Ctx } from './runs.ts';
 import type { OutageWindow } from './outage.ts';
 import { compileSpec, type Compiled } from './spec.ts';
 import { iso, ms } from './time.ts';
@@ -115,7 +115,7 @@ export interface JudgeOutages {
 /** Whether `t` falls in the window of an expected run not yet judged. */
 function inOpenWindow(c: Compiled, st: ReservationStatus, t: number, ev: number | undefined): boolean {
   const from = Math.max(ms(st.judging?.judgedThrough) ?? -Infinity, ms(st.judging?.since) ?? -Infinity);
-  for (const x of slots(c, st, from, ev)) return t > x - c.earlyMs;
+  for (const x of slots(c, st, from, ev)) return answers(c, t, x);
   return false;
 }
 

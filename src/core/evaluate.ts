@@ -8,7 +8,7 @@ import { mergeConditions, type ConditionInput } from './conditions.ts';
 import { formatDuration } from './duration.ts';
 import { ScheduleError } from './errors.ts';
 import type { OutageWindow } from './outage.ts';
-import { applyBad, BAD, evidence, judgeDue, renotifyDue, settleOutageRuns, since, slots, syncJudging, updateAlert, type Ctx } from './runs.ts';
+import { answers, applyBad, BAD, evidence, judgeDue, renotifyDue, settleOutageRuns, since, slots, syncJudging, updateAlert, type Ctx } from './runs.ts';
 import { compileSpec, MAX_JUDGED_PER_CALL, type Compiled } from './spec.ts';
 import { iso, ms } from './time.ts';
 
@@ -109,7 +109,7 @@ function nextExpectation(c: Compiled, st: ReservationStatus, ev: number | undefi
     for (const t of slots(c, st, from, ev)) {
       if (++n > MAX_JUDGED_PER_CALL) return undefined;
       const d = t + c.graceMs;
-      if (ev !== undefined && ev > t - c.earlyMs) continue;
+      if (answers(c, ev, t)) continue;
       if (c.quiet.at(t)) {
         from = Math.max(t, c.quiet.endFrom(t) - 1);
         jumped = true;

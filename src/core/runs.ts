@@ -83,6 +83,20 @@ export function evidence(st: ReservationStatus, now: number): number | undefined
   return best;
 }
 
+/**
+ * Whether evidence at `ev` answers the expected run at `t`: at or after it, or up to `earlyMs`
+ * before it (clock skew), but not within the run before's grace: a check-in there is that run's.
+ * Without this a cron schedule every minute counted one check-in for two runs, so a skipped run
+ * was never missed (the soak, docs/soak.md).
+ */
+export function answers(c: Compiled, ev: number | undefined, t: number): boolean {
+  if (ev === undefined) return false;
+  if (ev > t) return true;
+  if (ev <= t - c.earlyMs) return false;
+  const before = c.schedule.kind === 'cron' ? c.schedule.previousMs(t) : null;
+  return before === null || ev > Math.min(t, before + c.graceMs);
+}
+
 /** Iterates expected runs strictly after `after` (and after `since`). */
 export function* slots(c: Compiled, st: ReservationStatus, after: number, ev: number | undefined): Generator<number> {
   const s = since(st);
@@ -162,7 +176,7 @@ export function judgeDue(ctx: Ctx, upTo: number, inclusive: boolean, ev: number 
         from = Math.max(t, through);
         continue outer;
       }
-      const answered = ev !== undefined && ev > t - c.earlyMs; // a check-in answered it
+      const answered = answers(c, ev, t); // a check-in answered it
       // The run's window opens a period before it (every) or EARLY_MS before it (cron), not before `since`.
       const opensAt = Math.max(since(st), c.schedule.kind === 'every' ? t - c.schedule.periodMs : t - c.earlyMs);
       const outage = answered || c.quiet.overlaps(t, d) ? undefined : outageFor(ctx.outages, d, ctx.catchUpMs ?? 0, opensAt);

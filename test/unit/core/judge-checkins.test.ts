@@ -70,3 +70,23 @@ describe('judge with check-ins arriving', () => {
     expect(judged.journal).toHaveLength(1);
   });
 });
+
+describe('a cron schedule every minute', () => {
+  it('alerts a skipped run: a check-in just after the run before belongs to that run, not to the next', () => {
+    const T0 = Date.parse('2026-01-01T00:00:30Z');
+    let r: Reservation = { ...res({ schedule: '* * * * *', grace: '20s' }), metadata: { name: 'r', namespace: 'n', creationTimestamp: new Date(T0).toISOString() } };
+    let seq = 0;
+    // Checks in 2 s after every whole minute, except the one at 00:03.
+    for (let t = T0; t <= T0 + 330_000; t += 1_000) {
+      const at = new Date(t);
+      const checkin = at.getUTCSeconds() === 2 && at.getUTCMinutes() !== 3;
+      const items: FoldItem[] | undefined = checkin ? [{ shard: 'a', seq: ++seq, now: at, input: { signal: 'success' } }] : undefined;
+      const j = judge(r, at, items ? { checkins: items } : {});
+      if (j.status) r = { ...r, status: j.status };
+    }
+    expect(r.status?.alert?.outbox?.map((e) => [e.kind, e.reason, e.dueTime])).toEqual([
+      ['alert', 'Missed', '2026-01-01T00:03:20Z'],
+      ['recovery', 'Missed', '2026-01-01T00:04:02Z'],
+    ]);
+  });
+});
