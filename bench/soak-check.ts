@@ -101,6 +101,34 @@ export function resolveMessages(o: SoakObservations): { notifications: (Notifica
     notifications.push({ reservation, kind: e.kind, reason: e.reason, dueTime: Date.parse(e.dueTime), entryId, time });
     return true;
   };
+  // A lone alert announced before its status write (README "Alert grouping") is sent under the
+  // entry id of the judgement that announced it, through a stored group of one; the status write
+  // that follows names the same run under an id of its own. The group record says which run.
+  const announced = (reservation: string, entryId: string, time: number): boolean => {
+    for (const members of o.groups.values()) {
+      const x = members.find((g) => g.reservation === reservation && g.entryId === entryId);
+      if (!x) continue;
+      notifications.push({ reservation, kind: x.kind, reason: x.reason, dueTime: Date.parse(x.dueTime), entryId, time });
+      return true;
+    }
+    return false;
+  };
+  // Its group of one already deleted: the status entry of that Reservation, kind and reason
+  // (a recovery's headline says "Recovered") due last before the message, not claimed by another.
+  const claimed = new Set<string>();
+  const sameRun = (reservation: string, kind: string, headline: string, time: number): boolean => {
+    let best: [string, OutboxEntry] | undefined;
+    for (const [k, e] of o.entries) {
+      if (!k.startsWith(`${reservation}|`) || claimed.has(k) || e.kind !== kind || !(e.deliveredTo?.length)) continue;
+      if (kind !== 'recovery' && e.reason !== headline) continue;
+      if (Date.parse(e.dueTime) > time || (best && Date.parse(best[1].dueTime) >= Date.parse(e.dueTime))) continue;
+      best = [k, e];
+    }
+    if (!best) return false;
+    claimed.add(best[0]);
+    notifications.push({ reservation, kind: best[1].kind, reason: best[1].reason, dueTime: Date.parse(best[1].dueTime), entryId: best[1].id, time });
+    return true;
+  };
   for (const m of o.messages) {
     const { text, footer } = SLACK(m.body);
     if (text.startsWith('GoTel could not accept check-ins')) {
@@ -115,9 +143,15 @@ export function resolveMessages(o: SoakObservations): { notifications: (Notifica
       for (const x of members.values()) notifications.push({ reservation: x.reservation, kind: x.kind, reason: x.reason, dueTime: Date.parse(x.dueTime), entryId: x.entryId, time: m.time });
       continue;
     }
-    const single = /(?:alert|renotify|recovery) (\S+)$/.exec(footer);
-    const who = /^\[GoTel\] [^:]+: soak\/([a-z0-9-]+)/.exec(text);
-    if (!single || !who || !entry(who[1]!, single[1]!, m.time)) unresolved++;
+    const single = /(alert|renotify|recovery) (\S+)$/.exec(footer);
+    const who = /^\[GoTel\] ([^:]+): soak\/([a-z0-9-]+)/.exec(text);
+    if (!single || !who) {
+      unresolved++;
+      continue;
+    }
+    const [reservation, id] = [who[2]!, single[2]!];
+    if (entry(reservation, id, m.time) || announced(reservation, id, m.time)) continue;
+    if (!sameRun(reservation, single[1]!, who[1]!, m.time)) unresolved++;
   }
   return { notifications, notices, unresolved };
 }
