@@ -96,17 +96,14 @@ export class JournalView {
 
   /** Records of other check-ins for `key` that `status` does not hold yet, by time of arrival. */
   unfolded(key: string, status: ReservationStatus | undefined): FoldItem[] {
-    const names = this.byKey.get(key);
-    const own = this.own?.unfolded(key, status) ?? [];
-    if (!names) return own.length > 1 ? own.sort(byArrival) : own;
-    const items: FoldItem[] = own;
-    for (const name of names) {
+    const items: FoldItem[] = this.own?.unfolded(key, status) ?? [];
+    for (const name of this.byKey.get(key) ?? []) {
       const batch = this.parsed.get(name);
       if (!batch) continue;
       const mark = markOf(status, batch.shard);
       for (const r of batch.records) if (r.key === key && r.seq > mark) items.push({ shard: batch.shard, seq: r.seq, now: new Date(r.time), input: r.input });
     }
-    return items.sort(byArrival);
+    return items.length > 1 ? items.sort(byArrival) : items;
   }
 
   /**

@@ -106,7 +106,7 @@ export class LeaderElector {
             path: leasePath(this.o.namespace, this.o.name),
             body: { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: microTime(now) } },
             timeoutMs: this.requestTimeoutMs,
-          urgent: true,
+            urgent: true,
           });
           this.o.logger.info({ lease: this.o.name }, 'leader lease released');
         }

@@ -13,7 +13,7 @@ export class TokenBucket {
 
   /** Takes one token if there is one, after refilling at `perSecond` since the last look. */
   take(now: number, perSecond: number): boolean {
-    this.tokens = Math.min(this.burst, this.tokens + ((now - this.at) * perSecond) / 1000);
+    this.tokens = this.level(now, perSecond);
     this.at = now;
     if (this.tokens < 1) return false;
     this.tokens -= 1;
@@ -22,13 +22,17 @@ export class TokenBucket {
 
   /** Milliseconds until a token is there at `perSecond` (0: now). */
   waitMs(perSecond: number): number {
-    return Math.max(0, ((1 - this.tokens) * 1000) / perSecond);
+    return this.waitAt(this.at, perSecond);
   }
 
   /** Milliseconds from `now` until a token is there at `perSecond`, without taking one (0: now). */
   waitAt(now: number, perSecond: number): number {
-    const tokens = Math.min(this.burst, this.tokens + ((now - this.at) * perSecond) / 1000);
-    return Math.max(0, ((1 - tokens) * 1000) / perSecond);
+    return Math.max(0, ((1 - this.level(now, perSecond)) * 1000) / perSecond);
+  }
+
+  /** The tokens there would be at `now`, refilled at `perSecond` since the last take, up to the burst. */
+  private level(now: number, perSecond: number): number {
+    return Math.min(this.burst, this.tokens + ((now - this.at) * perSecond) / 1000);
   }
 
   /** Whether it has been full for a while: refilled from empty by now, so it can be forgotten. */
