@@ -377,6 +377,7 @@ export class AlertDispatcher {
   // (docs/architecture.md): record accepted deliveries, read fresh, route, send, record.
   /** Sends what is pending for one Reservation, one entry and one receiver at a time. */
   private async run(key: string, state: KeyState): Promise<void> {
+    let heldAt: string | undefined;
     for (;;) {
       // 1. Deliveries already accepted but not yet stored come first (never send again for them).
       if (state.unrecorded.length > 0) {
@@ -395,7 +396,21 @@ export class AlertDispatcher {
       if (this.stopped || this.keys.get(key) !== state) return;
       if (!nextPending(state.latest.status)) return;
 
-      // 2. The freshest copy: another replica (or this one before a restart) may have sent it.
+      // 2. Held by its alert group: the group decides, from the copy at hand (no read). Once per
+      // version of that copy: a mark that changed nothing goes the fresh way below.
+      const version = state.latest.metadata.resourceVersion;
+      const held = version === heldAt ? undefined : await this.heldByGroup(state);
+      if (held === 'waiting') {
+        state.waiting = true; // the grouper wakes this key when the group is answered
+        return;
+      }
+      if (held) {
+        heldAt = version;
+        state.unrecorded.push(held);
+        continue;
+      }
+
+      // 3. The freshest copy: another replica (or this one before a restart) may have sent it.
       let fresh: Reservation;
       try {
         fresh = await this.o.rest.request<Reservation>({ method: 'GET', path: (this.o.path ?? reservationPath)(state.namespace, state.name) });
@@ -419,7 +434,7 @@ export class AlertDispatcher {
       if (this.stopped) return;
       await this.grouper?.ready; // never route before the stored groups are known
 
-      // 3. Who still has to get it.
+      // 4. Who still has to get it.
       const receivers = await resolveReceivers(this.o.rest, fresh, this.o.defaultReceiver, this.o.receivers);
       const names = receivers.map((r) => r.name);
       const rejected = state.rejected.get(entry.id) ?? new Map<string, string>();
@@ -451,7 +466,7 @@ export class AlertDispatcher {
         continue;
       }
 
-      // 4. One send, at the receiver's rate; a 429's Retry-After holds every Reservation sending to that URL.
+      // 5. One send, at the receiver's rate; a 429's Retry-After holds every Reservation sending to that URL.
       const wait = this.gate.take(target.url, this.now());
       if (wait > 0) return this.retryLater(key, state, wait);
       const ctx = this.renderContext(fresh, names);
@@ -488,6 +503,51 @@ export class AlertDispatcher {
       await this.recordFailure(state, { entryId: entry.id, error: `${target.name}: ${outcome.error}`, time: answered, attempted: true });
       return this.retryLater(key, state, delay);
     }
+  }
+
+  /**
+   * What the alert grouper already holds for the next pending entry of the Reservation as last
+   * seen (`state.latest`): every receiver left waits for its group ('waiting'), or a group has
+   * answered for one (the delivery to record). undefined when a receiver is not held: run() then
+   * reads the Reservation and its Secrets fresh and routes it. A storm's members come here twice
+   * (after their status write, and when their group is answered), so this path reads nothing from
+   * the apiserver: Secrets through the shared memo, no GET of the Reservation. That is safe
+   * because it never sends: the group does, and the mark is applied to the freshest status by the
+   * writer (a mark already there is a no-op).
+   */
+  private async heldByGroup(state: KeyState): Promise<'waiting' | PendingMark | undefined> {
+    const grouper = this.grouper;
+    const latest = state.latest;
+    const entry = nextPending(latest.status);
+    if (!grouper || !entry) return undefined;
+    await grouper.ready;
+    const receivers = await resolveReceivers(this.memoRest, latest, this.o.defaultReceiver, this.o.receivers);
+    const delivered = new Set(entry.deliveredTo ?? []);
+    const rejected = state.rejected.get(entry.id);
+    const expected = entry.kind === 'alert' && entry.reason === 'Missed' ? latest.status?.lastResult?.expectedTime : undefined;
+    let waiting = false;
+    for (const r of receivers) {
+      if (delivered.has(r.name) || rejected?.has(r.name)) continue;
+      if (r.error || r.transientError || !r.url) return undefined;
+      const route = grouper.routeHeld(state.namespace, state.name, entry, r as Target, expected, latest.status);
+      if (route?.kind === 'wait') {
+        waiting = true;
+        continue;
+      }
+      if (route?.kind !== 'delivered') return undefined;
+      const runKey = runKeyOf(entry);
+      return {
+        receiver: r.name,
+        time: route.time,
+        ...(route.group ? { group: route.group } : {}),
+        entryId: entry.id,
+        ...(runKey ? { runKey } : {}),
+        receivers: receivers.map((x) => x.name),
+        rejected: [...(rejected ?? [])],
+        viaGrouper: true,
+      };
+    }
+    return waiting ? 'waiting' : undefined;
   }
 
   /**

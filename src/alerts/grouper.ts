@@ -154,6 +154,20 @@ export class AlertGrouper {
 
   /** Routes one receiver of one pending entry: alone now, wait for its group, or its group's answer. */
   route(namespace: string, name: string, entry: OutboxEntry, target: Target, expectedTime?: string, status?: ReservationStatus): Route {
+    const held = this.routeHeld(namespace, name, entry, target, expectedTime, status);
+    if (held) return held;
+    if (this.o.windowMs <= 0 || this.stopped) return { kind: 'alone' };
+    // Its status is written: alone, the dispatcher sends it itself.
+    const member = memberOf(namespace, name, entry, target, expectedTime);
+    return this.place(member, target, entry) ? { kind: 'wait' } : { kind: 'alone' };
+  }
+
+  /**
+   * The route of a member already held (in a batch, a group, or routed alone), without placing
+   * it anywhere: undefined when the grouper does not hold it. The dispatcher asks this first, so a
+   * member its group sends needs no fresh read of its Reservation.
+   */
+  routeHeld(namespace: string, name: string, entry: OutboxEntry, target: Target, expectedTime?: string, status?: ReservationStatus): Route | undefined {
     const member = memberOf(namespace, name, entry, target, expectedTime);
     const mk = memberKey(member);
     const held = this.held.get(mk) ?? this.sameOutage(member, mk, status);
@@ -166,10 +180,7 @@ export class AlertGrouper {
       if (mark.result === 'delivered') return { kind: 'delivered', ...id, time: Date.parse(mark.time) };
       return { kind: 'refused', ...id, error: mark.error ?? `group ${group.id} refused` };
     }
-    if (held) return { kind: 'wait' };
-    if (this.o.windowMs <= 0 || this.stopped) return { kind: 'alone' };
-    // Its status is written: alone, the dispatcher sends it itself.
-    return this.place(member, target, entry) ? { kind: 'wait' } : { kind: 'alone' };
+    return held ? { kind: 'wait' } : undefined;
   }
 
   /**
