@@ -143,11 +143,14 @@ export class KubeRest {
     const send = url.protocol === 'https:' ? request : httpRequest;
     return new Promise<T>((resolve, reject) => {
       const r = send(url, options, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
+        // Decoded as it arrives: each chunk's Buffer dies young (a scavenge frees it), where chunks
+        // kept until the end (and their concatenation) were promoted, freed only by a full GC,
+        // and left the process's malloc heap larger after a restart's list (docs/capacity.md).
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
         res.on('error', reject);
         res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
           let parsed: unknown = text;
           try {
             parsed = text ? JSON.parse(text) : undefined;
