@@ -17,4 +17,11 @@ describe('OPERATOR_NODE_FLAGS', () => {
     expect(Number(semi)).toBeGreaterThan(0);
     expect(Number(semi)).toBeLessThanOrEqual(16);
   });
+
+  it('collect the old generation sooner without capping it: a growing factor, no heap limit', () => {
+    const growing = OPERATOR_NODE_FLAGS.map((f) => /^--heap-growing-percent=(\d+)$/.exec(f)?.[1]).find(Boolean);
+    expect(Number(growing)).toBeGreaterThan(0);
+    expect(Number(growing)).toBeLessThanOrEqual(50);
+    expect(OPERATOR_NODE_FLAGS.some((f) => /^--max-(old-space|heap)-size=/.test(f))).toBe(false);
+  });
 });
