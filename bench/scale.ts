@@ -5,7 +5,7 @@
 //   npm run bench:scale                          (10,000 Reservations, both runs)
 //   npm run bench:scale -- --reservations 500 --spread 60s     (a quick check)
 //   flags: --reservations N, --runs a,b (r: quiet restarts only, see quietRestarts), --spread 5m (run b), --receivers 4, --concurrency 32,
-//          --wait 60s (after the last deadline), --lead (time before the first deadline; default
+//          --wait 60s (after the last deadline; --hold: the whole of it, even once all are named), --lead (time before the first deadline; default
 //          grows with N), BENCH_NODE_OPTIONS="--heapsnapshot-signal=SIGUSR2" for the operator's
 //          node (after its own flags, src/operator/node-flags.ts, so they can be overridden),
 //          BENCH_OPERATOR=/path/to/other/checkout/bin/gotel.js (or src/cli/main.ts) to measure
@@ -41,6 +41,7 @@ const { values: flags } = parseArgs({
     concurrency: { type: 'string', default: '32' },
     wait: { type: 'string', default: '60s' },
     lead: { type: 'string' },
+    hold: { type: 'boolean', default: false },
   },
 });
 const N = Number(flags.reservations);
@@ -48,6 +49,8 @@ const RECEIVERS = Number(flags.receivers);
 const CONCURRENCY = Number(flags.concurrency);
 const SPREAD_MS = parseDuration(flags.spread);
 const WAIT_MS = parseDuration(flags.wait);
+/** --hold: run the whole --wait even once every Reservation is named, so the peak RSS includes the status writes that trail the alerts. */
+const HOLD = flags.hold;
 /**
  * Creating N objects and the operator's first status write for each must end before the first
  * deadline, so that the restart measured before the deadlines is a quiet one (a restart while
@@ -249,7 +252,7 @@ async function run(kind: 'a' | 'b'): Promise<RunResult> {
         for (const key of groupMembers.get(id) ?? []) if ((receiver.firstNamed.get(key) ?? Infinity) > at) receiver.firstNamed.set(key, at);
       }
     };
-    while (receiver.firstNamed.size < deadlines.size && Date.now() < last + WAIT_MS) {
+    while ((HOLD || receiver.firstNamed.size < deadlines.size) && Date.now() < last + WAIT_MS) {
       await readGroups(rest, ns, groupMembers);
       credit();
       await sleep(500);
