@@ -3,7 +3,7 @@
 // it; its JSON log lines watched for the moment it says every deadline is re-armed, its peak RSS
 // read from /proc/<pid>/status (VmHWM), and killed with SIGKILL.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { createWriteStream, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -83,7 +83,10 @@ export function startOperatorProcess(args: string[], nodeOptions: string[] = [])
   const phases = { listening: NaN, leader: NaN, firstPass: NaN };
   let cpuListening = NaN;
   let cpuRearmed = NaN;
+  // BENCH_OPERATOR_LOG=<file>: every operator's log lines appended there (e.g. the alert groups' timings).
+  const logFile = process.env.BENCH_OPERATOR_LOG ? createWriteStream(process.env.BENCH_OPERATOR_LOG, { flags: 'a' }) : undefined;
   createInterface({ input: child.stdout }).on('line', (line) => {
+    logFile?.write(`${line}\n`);
     if (line.includes('"became leader"')) phases.leader = Date.now() - startedAt;
     if (line.includes(REARMED_MESSAGE)) {
       cpuRearmed = cpuSeconds();

@@ -9,7 +9,7 @@
 //          grows with N), BENCH_NODE_OPTIONS="--heapsnapshot-signal=SIGUSR2" for the operator's
 //          node (after its own flags, src/operator/node-flags.ts, so they can be overridden),
 //          BENCH_OPERATOR=/path/to/other/checkout/bin/gotel.js (or src/cli/main.ts) to measure
-//          another version. By default the operator is this checkout's compiled CLI, as the
+//          another version; BENCH_OPERATOR_LOG=<file> appends the operators' log lines there. By default the operator is this checkout's compiled CLI, as the
 //          image runs it (bench/scale-operator.ts compiles src/ first when it changed).
 //
 // Half the Reservations follow a cron schedule, half `every`; none checks in, so each misses its

@@ -2,7 +2,9 @@
 // never changed (GoTel may not update ConfigMaps). `gotel-alert-group-<id>` holds the group (its
 // members) and is written before anything is sent; `gotel-alert-group-<id>-sent` is created once
 // the receiver answered: its existence is the delivery mark, and a second create is refused
-// (409), so two replicas cannot both mark it.
+// (409), so two replicas cannot both mark it. Both writes are `urgent` in the shared client: a
+// storm's thousands of status writes queue there, and a group's message waits for its record (and
+// its receiver's next message for the mark), while the status writes may trail.
 import { KubeApiError, type KubeRest } from '../k8s/rest.ts';
 import { GROUP_LABEL, markName, recordName, type AlertGroup, type GroupMark } from './group.ts';
 
@@ -45,6 +47,7 @@ export class GroupStore implements GroupRecords {
   async create(group: AlertGroup): Promise<void> {
     await this.rest.request({
       method: 'POST',
+      urgent: true,
       path: path(this.namespace),
       body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: recordName(group.id), labels: { [GROUP_LABEL]: group.id, 'app.kubernetes.io/managed-by': 'gotel' } }, data: { [DATA_KEY]: JSON.stringify(group) } },
     });
@@ -55,6 +58,7 @@ export class GroupStore implements GroupRecords {
     try {
       await this.rest.request({
         method: 'POST',
+        urgent: true,
         path: path(this.namespace),
         body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: markName(id), labels: { [GROUP_LABEL]: id, 'app.kubernetes.io/managed-by': 'gotel' } }, data: { [DATA_KEY]: JSON.stringify(mark) } },
       });

@@ -79,13 +79,17 @@ interface Batch {
   /** Its only member, when it was announced before its status write: sent singly if it stays alone. */
   single?: Single;
   lastAt: number;
+  /** When its first member joined (for the delivered log's timings). */
+  firstAt: number;
+  /** Set once it waits for the next whole second's burst (holdFor): at most once. */
+  heldUntil?: number;
   /** When its turn came (the receiver and the window allowed a send): lingering starts then. */
   turnAt?: number;
   /** Set while a look is due; unset while the receiver's queue is busy (kick looks again). */
   timer?: NodeJS.Timeout;
 }
 
-/** Per receiver and cause: when its last notification came, and its pace (one message per window, bursts of two). */
+/** Per receiver and cause: when its last notification came, and its pace (one message per window, bursts of PACE_BURST). */
 interface Cause {
   lastAt: number;
   pace: TokenBucket;
@@ -103,6 +107,8 @@ interface GroupState {
   failures: number;
   /** Members whose status has the mark. */
   recorded: Set<string>;
+  /** Epoch ms of its members' first and last arrival and of its flush, for the delivered log. */
+  times?: { first: number; last: number; flush: number; stored?: number; sent?: number };
 }
 
 type Held = { batch: Batch } | { state: GroupState } | 'alone';
@@ -114,8 +120,20 @@ const BACKOFF = { initialMs: 1000, maxMs: 60_000, jitter: 0.1 };
 const ALONE_MEMORY_MS = 15 * 60_000;
 /** A cause is quiet (its next notification goes alone) after this many windows without one. */
 export const QUIET_WINDOWS = 2;
-/** At its turn, a batch is sent once no member joined for this long (a second's deadlines fire together) ... */
-const LINGER_GAP_MS = 50;
+/**
+ * A cause's pace allows bursts of this many messages (one per window on average): a storm's first
+ * second costs two (its lone first notification, then the rest as one group), and the one left
+ * over lets the turn move back to just after the next second's burst when a turn came late (a
+ * budget with none over keeps every later turn as late as the latest one, Slack's burst of 3 too).
+ */
+const PACE_BURST = 3;
+/** A burst's batch whose turn comes this late in its second waits for the next one's (holdFor). */
+const LATE_TURN_MS = 500;
+/**
+ * At its turn, a batch is sent once no member joined for this long (a second's deadlines fire
+ * together, but are judged over some tens of ms on a loaded machine: 50 ms split bursts) ...
+ */
+const LINGER_GAP_MS = 100;
 /** ... or once its turn came this long ago (a storm that keeps coming). */
 const LINGER_MAX_MS = 250;
 
@@ -224,7 +242,7 @@ export class AlertGrouper {
     }
     let batch = this.batches.get(key);
     if (!batch) {
-      batch = { key, hash, target, kind: entry.kind, reason: entry.reason, members: [], lastAt: now };
+      batch = { key, hash, target, kind: entry.kind, reason: entry.reason, members: [], lastAt: now, firstAt: now };
       this.batches.set(key, batch);
     }
     batch.members.push(member);
@@ -246,7 +264,7 @@ export class AlertGrouper {
     let cause = this.causes.get(key);
     if (cause) return cause;
     for (const [k, c] of this.causes) if (now - c.lastAt > 2 * QUIET_WINDOWS * this.o.windowMs && !this.batches.has(k)) this.causes.delete(k);
-    cause = { lastAt: -Infinity, pace: new TokenBucket(2, now) };
+    cause = { lastAt: -Infinity, pace: new TokenBucket(PACE_BURST, now) };
     this.causes.set(key, cause);
     return cause;
   }
@@ -260,15 +278,43 @@ export class AlertGrouper {
     if (this.running.has(batch.hash)) return Infinity;
     const now = this.now();
     const gap = Math.min(LINGER_GAP_MS, this.o.windowMs);
-      const pace = this.causes.get(batch.key)?.pace ?? new TokenBucket(2, now);
+    const pace = this.causes.get(batch.key)?.pace ?? new TokenBucket(PACE_BURST, now);
     const turn = Math.max(this.o.gate.wait(batch.target.url, now), Math.ceil(pace.waitAt(now, this.paceRate())));
     if (turn > 0) return turn;
+    const hold = this.holdFor(batch, pace, now);
+    if (hold > 0) return hold;
     // Its turn has come: linger from then (not from its first member, who may have waited a whole
-    // turn already) until no member joined for a moment, so a second's burst is not split.
+    // turn already) until no member joined for a moment, so a second's burst is not split. After a
+    // hold, the second's burst is what it waits for: linger as if a member joined at the second.
     batch.turnAt ??= now;
-    const linger = Math.min(Math.max(0, batch.lastAt + gap - now), Math.max(0, batch.turnAt + Math.min(LINGER_MAX_MS, this.o.windowMs) - now));
+    const lastAt = Math.max(batch.lastAt, batch.heldUntil ?? -Infinity);
+    const linger = Math.min(Math.max(0, lastAt + gap - now), Math.max(0, batch.turnAt + Math.min(LINGER_MAX_MS, this.o.windowMs) - now));
     if (linger > 0) return linger;
     return pace.take(now, this.paceRate()) ? 0 : 1;
+  }
+
+  /**
+   * How long a batch whose turn has come waits for the next whole second instead (0: not at all).
+   * Deadlines are whole seconds (Kubernetes times, cron minutes), so in a storm the next second's
+   * burst comes for this receiver too, and every message costs the receiver's rate budget, which
+   * refills at one a second: a second with a burst never leaves any over. A batch that would spend
+   * the token the next second's burst needs goes with that burst instead, once, when it is a batch
+   * of stragglers (its first member came well after its second's burst) or its turn came late in
+   * its second (LATE_TURN_MS: the budget was spent late, by a refusal or a slow send; sending now
+   * would keep every later turn as late). Otherwise that burst, and every one after it, waits for
+   * its token. With a token to spare it goes at once.
+   */
+  private holdFor(batch: Batch, pace: TokenBucket, now: number): number {
+    if (batch.heldUntil !== undefined) return Math.max(0, batch.heldUntil - now);
+    const second = Math.floor(batch.firstAt / 1000) * 1000;
+    if (now - second >= 1000) return 0; // its turn came in a later second: it goes now
+    const own = batch.firstAt - second < Math.min(LINGER_MAX_MS, this.o.windowMs);
+    if (own && now - second < LATE_TURN_MS) return 0; // its own second's burst, on time
+    const next = second + 1000;
+    const spends = pace.afterTake(now, next, this.paceRate()) < 1 || !this.o.gate.keeps(batch.target.url, now, next);
+    if (!spends) return 0;
+    batch.heldUntil = next;
+    return next - now;
   }
 
   /** Sends `batch` if it may go now, else looks again when it may. */
@@ -361,22 +407,24 @@ export class AlertGrouper {
     this.batches.delete(batch.key);
     if (batch.members.length === 1) {
       const m = batch.members[0]!;
-      if (batch.single) return this.enqueueAlone(m, batch.target, batch, batch.single);
+      if (batch.single) return this.enqueueAlone(m, batch.target, batch, batch.single, { first: batch.firstAt, last: batch.lastAt, flush: this.now() });
       this.setAlone(memberKey(m)); // its status is written: the dispatcher sends it
       this.o.wake(m.namespace, m.name);
       return;
     }
     for (let i = 0; i < batch.members.length; i += MAX_GROUP_MEMBERS) {
       const members = batch.members.slice(i, i + MAX_GROUP_MEMBERS);
-      const state: GroupState = { group: this.newGroup(batch.target, batch, members), target: batch.target, stored: false, failures: 0, recorded: new Set() };
+      const times = { first: batch.firstAt, last: batch.lastAt, flush: this.now() };
+      const state: GroupState = { group: this.newGroup(batch.target, batch, members), target: batch.target, stored: false, failures: 0, recorded: new Set(), times };
       for (const m of members) this.held.set(memberKey(m), { state });
       this.enqueue(state);
     }
   }
 
   /** One notification announced before its status write, sent alone: stored as a group of one first. */
-  private enqueueAlone(member: GroupMember, target: Target, cause: Pick<OutboxEntry, 'kind' | 'reason'>, single: Single): void {
-    const state: GroupState = { group: { ...this.newGroup(target, cause, [member]), alone: true }, target, single, stored: false, failures: 0, recorded: new Set() };
+  private enqueueAlone(member: GroupMember, target: Target, cause: Pick<OutboxEntry, 'kind' | 'reason'>, single: Single, times?: GroupState['times']): void {
+    const now = this.now();
+    const state: GroupState = { group: { ...this.newGroup(target, cause, [member]), alone: true }, target, single, stored: false, failures: 0, recorded: new Set(), times: times ?? { first: now, last: now, flush: now } };
     this.held.set(memberKey(member), { state });
     this.enqueue(state);
   }
@@ -479,6 +527,7 @@ export class AlertGrouper {
     if (!state.stored) {
       await this.o.store.create(group); // throws: retried; members stay pending meanwhile
       state.stored = true;
+      if (state.times) state.times.stored = this.now();
     }
     state.target ??= await this.o.resolveTarget(group);
     if (!state.target) return this.finish(state, { result: 'refused', time: new Date(this.now()).toISOString(), error: 'the receiver can no longer be resolved from any member' });
@@ -486,9 +535,10 @@ export class AlertGrouper {
     const wait = this.o.gate.take(target.url, this.now());
     if (wait > 0) return wait;
     const options: SendOptions = { signal: this.abort.signal, timeoutMs: this.o.sendTimeoutMs ?? 15_000, clock: this.o.clock };
+    if (state.times) state.times.sent = this.now();
     const outcome = await (state.single ? this.o.sendSingle(target, state.single, options) : this.o.send(target, group, options));
     const answered = this.now();
-    const fields = { group: group.id, kind: group.kind, reason: group.reason, members: group.members.length, ...(group.alone ? { alone: true } : {}), receiver: target.name, url: redactUrl(target.url) };
+    const fields = { group: group.id, kind: group.kind, reason: group.reason, members: group.members.length, ...(group.alone ? { alone: true } : {}), receiver: target.name, url: redactUrl(target.url), target: group.target.hash };
     if (this.abort.signal.aborted) return 0;
     if (outcome.kind === 'delivered') {
       this.o.metrics?.alerts.inc({ receiver: target.name, result: 'delivered' });
@@ -496,7 +546,7 @@ export class AlertGrouper {
         const due = Date.parse(m.dueTime);
         if (Number.isFinite(due)) this.o.metrics?.alertLatencySeconds.observe({ receiver: target.name }, Math.max(0, (answered - due) / 1000));
       }
-      this.log.info(fields, 'alert group delivered');
+      this.log.info({ ...fields, ...timings(group, state.times, answered) }, 'alert group delivered');
       // Crash window: accepted, not yet marked (a new leader would send this group once more).
       return this.finish(state, { result: 'delivered', time: new Date(answered).toISOString() });
     }
@@ -551,6 +601,19 @@ export class AlertGrouper {
       this.wakeUp.signal.addEventListener('abort', done, { once: true });
     });
   }
+}
+
+/**
+ * Where a delivered group's time went, in ms after its earliest member's due time: its members'
+ * first and last arrival, its flush (the turn and the linger), its record stored, its send begun
+ * (the receiver's rate), the receiver's answer. For tuning the pacing from the operator's log.
+ */
+function timings(group: AlertGroup, times: GroupState['times'], answered: number): Record<string, number> {
+  const dues = group.members.map((m) => Date.parse(m.dueTime)).filter(Number.isFinite);
+  const due = Math.min(...dues);
+  if (!times || !Number.isFinite(due)) return {};
+  const at = (t: number | undefined): number => (t === undefined ? NaN : t - due);
+  return { dueSpreadMs: Math.max(...dues) - due, firstMs: at(times.first), lastMs: at(times.last), flushMs: at(times.flush), storedMs: at(times.stored), sendMs: at(times.sent), answeredMs: at(answered) };
 }
 
 function memberOf(namespace: string, name: string, entry: OutboxEntry, target: Target, expectedTime?: string): GroupMember {

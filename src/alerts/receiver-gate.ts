@@ -8,6 +8,13 @@ export interface Rate {
   burst: number;
 }
 
+/**
+ * A send waits until the receiver's token has been there this long: the receiver counts a message
+ * when it arrives, a moment after GoTel counted it, and that moment varies (a loaded machine, the
+ * network). Without it, a budget spent exactly on time here is 429 there now and then.
+ */
+export const ARRIVAL_MARGIN_MS = 100;
+
 export class ReceiverGate {
   private readonly buckets = new Map<string, TokenBucket>();
   private readonly notBefore = new Map<string, number>();
@@ -27,7 +34,8 @@ export class ReceiverGate {
     if (!r) return 0;
     let bucket = this.buckets.get(url);
     if (!bucket || bucket.idle(now, r.perSecond)) this.buckets.set(url, (bucket = new TokenBucket(r.burst, now)));
-    return bucket.take(now, r.perSecond) ? 0 : Math.max(1, Math.ceil(bucket.waitMs(r.perSecond)));
+    const spare = spareOf(r);
+    return bucket.take(now, r.perSecond, spare) ? 0 : Math.max(1, Math.ceil(bucket.waitMs(r.perSecond, spare)));
   }
 
   /** How many ms until a send to `url` may go (0: now), without taking its token. */
@@ -37,11 +45,29 @@ export class ReceiverGate {
     const r = this.rate(url);
     const bucket = this.buckets.get(url);
     if (!r || !bucket || bucket.idle(now, r.perSecond)) return 0;
-    return Math.ceil(bucket.waitAt(now, r.perSecond));
+    return Math.ceil(bucket.waitAt(now, r.perSecond, spareOf(r)));
+  }
+
+  /**
+   * Whether a send to `url` now still leaves a token for one at `at` (later): false when the
+   * send now would spend what `at` would otherwise have had.
+   */
+  keeps(url: string, now: number, at: number): boolean {
+    const r = this.rate(url);
+    if (!r) return true;
+    const bucket = this.buckets.get(url);
+    const spare = spareOf(r);
+    if (!bucket || bucket.idle(now, r.perSecond)) return new TokenBucket(r.burst, now).afterTake(now, at, r.perSecond) >= 1 + spare;
+    return bucket.afterTake(now, at, r.perSecond) >= 1 + spare;
   }
 
   /** The receiver said Retry-After: nothing goes to `url` before `until`. */
   holdUntil(url: string, until: number): void {
     this.notBefore.set(url, Math.max(this.notBefore.get(url) ?? 0, until));
   }
+}
+
+/** ARRIVAL_MARGIN_MS in tokens at the receiver's rate (never more than its burst allows). */
+function spareOf(r: Rate): number {
+  return Math.min((ARRIVAL_MARGIN_MS * r.perSecond) / 1000, Math.max(0, r.burst - 1));
 }

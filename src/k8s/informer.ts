@@ -155,15 +155,24 @@ export class Informer<T extends KubeObject> {
   private async relist(): Promise<string> {
     const seen = new Set<string>();
     const sep = this.options.path.includes('?') ? '&' : '?';
-    let resourceVersion: string;
-    let token: string | undefined;
-    // In pages, like client-go's pager: one page's text and objects at a time, never the whole
-    // list's JSON and its objects together. An expired continue token is a 410: listed again.
-    do {
-      const page = await this.rest.request<ListResponse<T>>({
+    let resourceVersion = '';
+    // In pages, like client-go's pager: one page's text and objects at a time (and the next one's
+    // request in flight: the apiserver prepares it while this one is cached, which at 10,000
+    // objects is a good part of a restart), never the whole list's JSON and its objects together.
+    // An expired continue token is a 410: listed again.
+    const fetchPage = (token?: string): Promise<ListResponse<T>> =>
+      this.rest.request<ListResponse<T>>({
         method: 'GET',
         path: `${this.options.path}${sep}limit=${this.options.pageSize}${token ? `&continue=${encodeURIComponent(token)}` : ''}`,
       });
+    let next: Promise<ListResponse<T>> | undefined = fetchPage();
+    while (next) {
+      const page: ListResponse<T> = await next;
+      resourceVersion = page.metadata.resourceVersion;
+      const token = page.metadata.continue || undefined;
+      next = token ? fetchPage(token) : undefined;
+      // A failed prefetch is seen when it is awaited; until then it must not count as unhandled.
+      next?.catch(() => {});
       for (const item of page.items) {
         const key = keyOf(item);
         seen.add(key);
@@ -171,9 +180,7 @@ export class Informer<T extends KubeObject> {
         this.cache.set(key, trimObject(item));
         if (before?.metadata.resourceVersion !== item.metadata.resourceVersion) this.options.onChange(key);
       }
-      resourceVersion = page.metadata.resourceVersion;
-      token = page.metadata.continue || undefined;
-    } while (token);
+    }
     for (const key of [...this.cache.keys()]) {
       if (!seen.has(key)) {
         this.cache.delete(key);

@@ -11,23 +11,28 @@ export class TokenBucket {
     this.at = now;
   }
 
-  /** Takes one token if there is one, after refilling at `perSecond` since the last look. */
-  take(now: number, perSecond: number): boolean {
+  /** Takes one token if there is one (and `spare` more), after refilling at `perSecond` since the last look. */
+  take(now: number, perSecond: number, spare = 0): boolean {
     this.tokens = this.level(now, perSecond);
     this.at = now;
-    if (this.tokens < 1) return false;
+    if (this.tokens < 1 + spare) return false;
     this.tokens -= 1;
     return true;
   }
 
   /** Milliseconds until a token is there at `perSecond` (0: now). */
-  waitMs(perSecond: number): number {
-    return this.waitAt(this.at, perSecond);
+  waitMs(perSecond: number, spare = 0): number {
+    return this.waitAt(this.at, perSecond, spare);
   }
 
-  /** Milliseconds from `now` until a token is there at `perSecond`, without taking one (0: now). */
-  waitAt(now: number, perSecond: number): number {
-    return Math.max(0, ((1 - this.level(now, perSecond)) * 1000) / perSecond);
+  /** Milliseconds from `now` until a token (and `spare` more) is there at `perSecond`, without taking one (0: now). */
+  waitAt(now: number, perSecond: number, spare = 0): number {
+    return Math.max(0, ((1 + spare - this.level(now, perSecond)) * 1000) / perSecond);
+  }
+
+  /** The tokens there would be at `at` (>= the last take) if one more were taken at `now` (between them). */
+  afterTake(now: number, at: number, perSecond: number): number {
+    return Math.min(this.burst, this.level(now, perSecond) - 1 + ((at - now) * perSecond) / 1000);
   }
 
   /** The tokens there would be at `now`, refilled at `perSecond` since the last take, up to the burst. */

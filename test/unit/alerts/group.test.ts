@@ -4,6 +4,7 @@ import { groupHeadline, groupNamespaces, renderPagerDutyGroup, renderSlackGroup,
 import type { GroupRecords, StoredGroup } from '../../../src/alerts/group-store.ts';
 import { AlertGrouper, type Target } from '../../../src/alerts/grouper.ts';
 import { ReceiverGate } from '../../../src/alerts/receiver-gate.ts';
+import { TokenBucket } from '../../../src/util/token-bucket.ts';
 
 const members = (n: number, over: Partial<AlertGroup['members'][number]> = {}): AlertGroup['members'] =>
   Array.from({ length: n }, (_, i) => ({ namespace: i % 3 === 0 ? 'team-b' : 'team-a', name: `job-${i}`, entryId: `e${i}`, receiver: 'default', dueTime: '2026-03-10T02:05:00Z', expectedTime: '2026-03-10T02:00:00Z', ...over }));
@@ -46,6 +47,8 @@ function grouperOn(store: GroupRecords, windowMs: number, resolved: Target | und
   const sent: AlertGroup[] = [];
   const singles: string[] = [];
   const woken: string[] = [];
+  /** Every message as it is sent: when, and whom it names. */
+  const messages: { at: number; names: string[] }[] = [];
   const grouper = new AlertGrouper({
     store,
     windowMs,
@@ -53,16 +56,18 @@ function grouperOn(store: GroupRecords, windowMs: number, resolved: Target | und
     gate,
     send: (_t, g) => {
       sent.push(g);
+      messages.push({ at: Date.now(), names: g.members.map((m) => m.name) });
       return Promise.resolve({ kind: 'delivered', status: 200 });
     },
     sendSingle: (_t, { reservation, entry: e }) => {
       singles.push(`${reservation.metadata.name} ${e.id}`);
+      messages.push({ at: Date.now(), names: [reservation.metadata.name] });
       return Promise.resolve({ kind: 'delivered', status: 200 });
     },
     wake: (ns, name) => void woken.push(`${ns}/${name}`),
     resolveTarget: () => Promise.resolve(resolved),
   });
-  return { grouper, sent, singles, woken };
+  return { grouper, sent, singles, woken, messages };
 }
 
 /** The grouper's windows against an in-memory record store (its own interface, not Kubernetes). */
@@ -85,8 +90,8 @@ function harness(windowMs: number, gate?: ReceiverGate) {
       return Promise.resolve();
     },
   };
-  const { grouper, sent, singles, woken } = grouperOn(store, windowMs, undefined, gate);
-  return { grouper, records, sent, singles, woken, store };
+  const { grouper, sent, singles, woken, messages } = grouperOn(store, windowMs, undefined, gate);
+  return { grouper, records, sent, singles, woken, store, messages };
 }
 
 const target: Target = { name: 'default', type: 'slack', source: 'test', url: 'http://127.0.0.1:1/x' };
@@ -237,5 +242,44 @@ describe('AlertGrouper', () => {
     await vi.waitFor(() => expect(records.get('old')?.mark !== undefined).toBe(true));
     expect(second.route('team-b', 'job-0', entry('e0'), target)).toMatchObject({ kind: 'delivered', group: 'old' });
     await second.stop();
+  });
+
+  it('at a Slack-like rate, sends the burst of each second just after its second, and stragglers with the next burst instead of spending its turn', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    try {
+      const S0 = Date.parse('2026-03-10T02:05:00Z');
+      vi.setSystemTime(S0);
+      const gate = new ReceiverGate(() => ({ perSecond: 1, burst: 3 }));
+      const { grouper, messages } = harness(1000, gate);
+      await grouper.ready;
+      // Every second, 8 deadlines whose verdicts come 10 ms after it; from the second on, one
+      // more whose verdict comes 400 ms late (a slow judgement, a Secret read).
+      const events: { at: number; name: string }[] = [];
+      const SECONDS = 8;
+      for (let k = 0; k < SECONDS; k++) {
+        for (let i = 0; i < 8; i++) events.push({ at: S0 + k * 1000 + 10, name: `b${k}-${i}` });
+        if (k >= 1 && k < SECONDS - 1) events.push({ at: S0 + k * 1000 + 400, name: `s${k}` });
+      }
+      for (const e of events) {
+        await vi.advanceTimersByTimeAsync(e.at - Date.now());
+        grouper.anticipate('a', e.name, { ...entry(`${e.name}-e`), dueTime: new Date(e.at - (e.at % 1000)).toISOString() }, target, undefined, reservation(e.name));
+      }
+      await vi.advanceTimersByTimeAsync(3000);
+      // Every Reservation named exactly once; every message one that a Slack webhook (1 a second,
+      // bursts of 3) accepts as it arrives.
+      expect(messages.flatMap((m) => m.names).sort()).toEqual(events.map((e) => e.name).sort());
+      const receiver = new TokenBucket(3, S0);
+      expect(messages.map((m) => receiver.take(m.at, 1))).not.toContain(false);
+      // Each second's burst is named within 300 ms of its second, each straggler with the next burst.
+      for (let k = 1; k < SECONDS; k++) {
+        const m = messages.find((x) => x.names.includes(`b${k}-0`))!;
+        expect(m.at - (S0 + k * 1000)).toBeLessThan(300);
+        expect(m.names.filter((n) => n.startsWith(`b${k}-`))).toHaveLength(8);
+        if (k >= 2) expect(m.names).toContain(`s${k - 1}`);
+      }
+      await grouper.stop();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
