@@ -8,7 +8,8 @@
 //   refused it for good, so a restart or a new leader sends what is still pending.
 // - Nothing recorded is repeated: before each send the dispatcher reads the Reservation from the
 //   apiserver (not a cache) and skips receivers already in `deliveredTo`; the marking mutation
-//   refuses (returns null) when another replica already marked it.
+//   refuses (returns null) when another replica already marked it. A receiver its alert group
+//   holds is not sent to from here (the group is), so it is routed from the copy at hand.
 // - The crash window: a receiver answers 2xx, and this process dies before the status write that
 //   adds it to `deliveredTo` is stored. The next leader then sends that one message to that one
 //   receiver again. The window is one apiserver round trip: the mark is written immediately after
