@@ -105,7 +105,11 @@ interface Batch {
   /** Records not yet folded; the batch is deleted when it reaches 0 after being created. */
   remaining: number;
   created: boolean;
-  records: JournalRecord[];
+  /**
+   * Its records by Reservation key: unfolded() runs for every status write and every judgement,
+   * and with a fold lag of seconds hundreds of batches are open, each holding dozens of keys.
+   */
+  byKey: Map<string, JournalRecord[]>;
 }
 
 export class ShardJournal {
@@ -193,8 +197,8 @@ export class ShardJournal {
     const mark = markOf(status, this.shard);
     const items: FoldItem[] = [];
     for (const name of names) {
-      for (const r of this.batches.get(name)?.records ?? []) {
-        if (r.key === key && r.seq > mark) items.push({ shard: this.shard, seq: r.seq, now: new Date(r.time), input: r.input });
+      for (const r of this.batches.get(name)?.byKey.get(key) ?? []) {
+        if (r.seq > mark) items.push({ shard: this.shard, seq: r.seq, now: new Date(r.time), input: r.input });
       }
     }
     return items;
@@ -269,12 +273,16 @@ export class ShardJournal {
           data: { [JOURNAL_DATA_KEY]: `[${batch.map((w) => w.json).join(',')}]` },
         },
       });
-      this.batches.set(name, { remaining: records, created: true, records: batch.map((w) => w.record) });
+      const byKey = new Map<string, JournalRecord[]>();
       for (const w of batch) {
+        const forKey = byKey.get(w.record.key);
+        if (forKey) forKey.push(w.record);
+        else byKey.set(w.record.key, [w.record]);
         let names = this.byKey.get(w.record.key);
         if (!names) this.byKey.set(w.record.key, (names = new Set()));
         names.add(name);
       }
+      this.batches.set(name, { remaining: records, created: true, byKey });
       this.o.onWrite?.('create', records);
       for (const w of batch) w.resolve(name);
       if (this.inFlight === 1) {
@@ -294,10 +302,10 @@ export class ShardJournal {
   }
 
   private remove(batch: string): void {
-    for (const r of this.batches.get(batch)?.records ?? []) {
-      const names = this.byKey.get(r.key);
+    for (const key of this.batches.get(batch)?.byKey.keys() ?? []) {
+      const names = this.byKey.get(key);
       names?.delete(batch);
-      if (names?.size === 0) this.byKey.delete(r.key);
+      if (names?.size === 0) this.byKey.delete(key);
     }
     this.batches.delete(batch);
     const done: Promise<void> = this.rest
