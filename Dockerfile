@@ -40,6 +40,8 @@ LABEL org.opencontainers.image.title="gotel" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.source="${SOURCE}"
 ENV NODE_ENV=production
+# Two malloc arenas for the operator's native memory (src/operator/node-flags.ts, OPERATOR_ENV).
+ENV MALLOC_ARENA_MAX=2
 WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules

@@ -7,7 +7,7 @@ import { createWriteStream, readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { OPERATOR_NODE_FLAGS } from '../src/operator/node-flags.ts';
+import { OPERATOR_ENV, OPERATOR_NODE_FLAGS } from '../src/operator/node-flags.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -73,7 +73,7 @@ export const OPERATOR_MAIN = MAIN;
  */
 export function startOperatorProcess(args: string[], nodeOptions: string[] = []): OperatorProcess {
   const startedAt = Date.now();
-  const child = spawn(process.execPath, [...OPERATOR_NODE_FLAGS, ...nodeOptions, MAIN, 'operator', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KUBECONFIG: '' } });
+  const child = spawn(process.execPath, [...OPERATOR_NODE_FLAGS, ...nodeOptions, MAIN, 'operator', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...OPERATOR_ENV, KUBECONFIG: '' } });
   let resolveRearmed: (t: number) => void = () => {};
   let rejectRearmed: (err: Error) => void = () => {};
   const rearmed = new Promise<number>((resolve, reject) => ((resolveRearmed = resolve), (rejectRearmed = reject)));

@@ -2,7 +2,7 @@
 // test checks the built image; this checks the Dockerfile without building it.)
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { OPERATOR_NODE_FLAGS } from '../../../src/operator/node-flags.ts';
+import { OPERATOR_ENV, OPERATOR_NODE_FLAGS } from '../../../src/operator/node-flags.ts';
 
 describe('OPERATOR_NODE_FLAGS', () => {
   it('are the flags of the image ENTRYPOINT, before the CLI', () => {
@@ -23,5 +23,12 @@ describe('OPERATOR_NODE_FLAGS', () => {
     expect(Number(growing)).toBeGreaterThan(0);
     expect(Number(growing)).toBeLessThanOrEqual(50);
     expect(OPERATOR_NODE_FLAGS.some((f) => /^--max-(old-space|heap)-size=/.test(f))).toBe(false);
+  });
+
+  it('come with the environment the image sets: OPERATOR_ENV as Dockerfile ENV lines', () => {
+    const dockerfile = readFileSync(new URL('../../../Dockerfile', import.meta.url), 'utf8');
+    const env = dockerfile.split('\n').filter((l) => l.startsWith('ENV ')).map((l) => l.slice(4));
+    for (const [name, value] of Object.entries(OPERATOR_ENV)) expect(env).toContain(`${name}=${value}`);
+    expect(OPERATOR_ENV.MALLOC_ARENA_MAX).toBe('2');
   });
 });
