@@ -100,8 +100,10 @@ interface Choice {
   waiting?: boolean;
   transientError?: string;
   /** Its group delivered it (or a stored record of one, then no `group`). */
-  grouped?: { receiver: string; time: number; group?: string };
+  grouped?: Grouped;
 }
+
+type Grouped = { receiver: string; time: number; group?: string };
 
 /** A delivery to record in status; `viaGrouper`: the grouper delivered it and waits for the record. */
 type PendingMark = DeliveryMark & { viaGrouper?: boolean };
@@ -282,7 +284,6 @@ export class AlertDispatcher {
     const pending = reservation.status?.alert?.outbox?.filter((e) => e.kind === 'alert' && isPending(e)) ?? [];
     if (!grouper || this.stopped || pending.length === 0) return;
     const namespace = reservation.metadata.namespace ?? 'default';
-    const expected = reservation.status?.lastResult?.expectedTime;
     void (async () => {
       await grouper.ready;
       const receivers = await resolveReceivers(this.memoRest, reservation, this.o.defaultReceiver, this.o.receivers);
@@ -290,7 +291,7 @@ export class AlertDispatcher {
         for (const r of receivers) {
           if (!r.url || r.error || r.transientError || entry.deliveredTo?.includes(r.name)) continue;
           if (r.type === 'slack') this.slackUrls.add(r.url);
-          grouper.anticipate(namespace, reservation.metadata.name, entry, r as Target, entry.reason === 'Missed' ? expected : undefined, reservation);
+          grouper.anticipate(namespace, reservation.metadata.name, entry, r as Target, expectedTimeOf(entry, reservation.status), reservation);
         }
       }
     })().catch((err: unknown) => this.log.warn({ err, reservation: `${namespace}/${reservation.metadata.name}` }, 'could not anticipate an alert'));
@@ -447,8 +448,7 @@ export class AlertDispatcher {
       }
       if (pick.grouped) {
         // Its group delivered it: record that (with the group's id), never send it again.
-        const runKey = runKeyOf(entry);
-        state.unrecorded.push({ ...pick.grouped, entryId: entry.id, ...(runKey ? { runKey } : {}), receivers: names, rejected: [...rejected], viaGrouper: true });
+        state.unrecorded.push(groupedMark(entry, pick.grouped, names, rejected));
         continue;
       }
       const target = pick.target;
@@ -525,7 +525,7 @@ export class AlertDispatcher {
     const receivers = await resolveReceivers(this.memoRest, latest, this.o.defaultReceiver, this.o.receivers);
     const delivered = new Set(entry.deliveredTo ?? []);
     const rejected = state.rejected.get(entry.id);
-    const expected = entry.kind === 'alert' && entry.reason === 'Missed' ? latest.status?.lastResult?.expectedTime : undefined;
+    const expected = expectedTimeOf(entry, latest.status);
     let waiting = false;
     for (const r of receivers) {
       if (delivered.has(r.name) || rejected?.has(r.name)) continue;
@@ -536,17 +536,7 @@ export class AlertDispatcher {
         continue;
       }
       if (route?.kind !== 'delivered') return undefined;
-      const runKey = runKeyOf(entry);
-      return {
-        receiver: r.name,
-        time: route.time,
-        ...(route.group ? { group: route.group } : {}),
-        entryId: entry.id,
-        ...(runKey ? { runKey } : {}),
-        receivers: receivers.map((x) => x.name),
-        rejected: [...(rejected ?? [])],
-        viaGrouper: true,
-      };
+      return groupedMark(entry, { receiver: r.name, time: route.time, ...(route.group ? { group: route.group } : {}) }, receivers.map((x) => x.name), rejected);
     }
     return waiting ? 'waiting' : undefined;
   }
@@ -574,8 +564,7 @@ export class AlertDispatcher {
       }
       const target = r as Target;
       if (target.type === 'slack') this.slackUrls.add(target.url);
-      const expected = entry.kind === 'alert' && entry.reason === 'Missed' ? fresh.status?.lastResult?.expectedTime : undefined;
-      const route = this.grouper?.route(fresh.metadata.namespace ?? 'default', fresh.metadata.name, entry, target, expected, fresh.status) ?? { kind: 'alone' };
+      const route = this.grouper?.route(fresh.metadata.namespace ?? 'default', fresh.metadata.name, entry, target, expectedTimeOf(entry, fresh.status), fresh.status) ?? { kind: 'alone' };
       if (route.kind === 'alone') return { target, waiting };
       if (route.kind === 'wait') waiting = true;
       else if (route.kind === 'delivered') return { grouped: { receiver: r.name, time: route.time, ...(route.group ? { group: route.group } : {}) } };
@@ -615,4 +604,15 @@ export class AlertDispatcher {
     state.unrecorded.length = 0;
     if (this.keys.get(key) === state) this.keys.delete(key);
   }
+}
+
+/** The run a Missed alert is about (its group is that run's); other entries name none. */
+function expectedTimeOf(entry: OutboxEntry, status: ReservationStatus | undefined): string | undefined {
+  return entry.kind === 'alert' && entry.reason === 'Missed' ? status?.lastResult?.expectedTime : undefined;
+}
+
+/** A delivery its alert group made, as the mark to record (the entry is never sent again). */
+function groupedMark(entry: OutboxEntry, grouped: Grouped, receivers: string[], rejected: ReadonlyMap<string, string> | undefined): PendingMark {
+  const runKey = runKeyOf(entry);
+  return { ...grouped, entryId: entry.id, ...(runKey ? { runKey } : {}), receivers, rejected: [...(rejected ?? [])], viaGrouper: true };
 }
