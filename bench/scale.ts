@@ -353,7 +353,7 @@ function print(r: RunResult): void {
 }
 
 try {
-  console.log(`GoTel at scale: ${N} Reservations (half cron, half every), one gotel operator process, ${RECEIVERS} Slack-like webhooks (1 message/s, burst 3, then 429 Retry-After); ${cpus().length} cores, load average ${loadavg()[0]!.toFixed(1)} at start; kube-apiserver + etcd on loopback; operator ${Object.entries(OPERATOR_ENV).map(([k, v]) => `${k}=${v} `).join("")}${OPERATOR_MAIN} ${[...OPERATOR_NODE_FLAGS, ...NODE_OPTIONS].join(" ")}`);
+  console.log(`GoTel at scale: ${N} Reservations (half cron, half every), one gotel operator process, ${RECEIVERS} Slack-like webhooks (1 message/s, burst 3, then 429 Retry-After); ${cpus().length} cores, load average ${loadavg()[0]!.toFixed(1)} at start; kube-apiserver + etcd on loopback; operator ${Object.entries(OPERATOR_ENV).map(([k, v]) => `${k}=${v} `).join('')}${OPERATOR_MAIN} ${[...OPERATOR_NODE_FLAGS, ...NODE_OPTIONS].join(' ')}`);
   for (const kind of flags.runs.split(',') as ('a' | 'b' | 'r')[]) {
     if (kind === 'r') await quietRestarts();
     else print(await run(kind));
