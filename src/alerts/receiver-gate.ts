@@ -55,10 +55,9 @@ export class ReceiverGate {
   keeps(url: string, now: number, at: number): boolean {
     const r = this.rate(url);
     if (!r) return true;
-    const bucket = this.buckets.get(url);
-    const spare = spareOf(r);
-    if (!bucket || bucket.idle(now, r.perSecond)) return new TokenBucket(r.burst, now).afterTake(now, at, r.perSecond) >= 1 + spare;
-    return bucket.afterTake(now, at, r.perSecond) >= 1 + spare;
+    const kept = this.buckets.get(url);
+    const bucket = !kept || kept.idle(now, r.perSecond) ? new TokenBucket(r.burst, now) : kept; // as take() would find it
+    return bucket.afterTake(now, at, r.perSecond) >= 1 + spareOf(r);
   }
 
   /** The receiver said Retry-After: nothing goes to `url` before `until`. */
